@@ -1,0 +1,244 @@
+//! `keel serve --demo` / `keel demo seed`: a believable vendor with two districts, their
+//! schools and a user for every role. Idempotent: a database that already has users is left
+//! alone. Each domain adds its own demo data here as it lands.
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::AppState;
+use crate::auth::model::{NewMembership, NewUser};
+use crate::auth::{password, store as users};
+use crate::db::{DbConn, now_micros, write_tx};
+use crate::jobs::{self, NewJob};
+use crate::notify::{self, Email};
+use crate::tenancy::model::NewTenant;
+use crate::tenancy::store as tenants;
+
+/// One demo sign-in, printed once.
+#[derive(Debug, Clone)]
+pub struct DemoLogin {
+    /// Role label.
+    pub role: String,
+    /// Where it applies.
+    pub scope: String,
+    /// Email to sign in with.
+    pub email: String,
+    /// The generated password.
+    pub password: String,
+}
+
+/// What seeding did.
+#[derive(Debug)]
+pub enum Seeded {
+    /// Fresh demo data; the sign-ins to print.
+    Created(Vec<DemoLogin>),
+    /// The database already had users.
+    AlreadyPresent,
+}
+
+struct DistrictSpec {
+    name: &'static str,
+    slug: &'static str,
+    region: &'static str,
+    tz: &'static str,
+    schools: &'static [(&'static str, &'static str)],
+}
+
+const DISTRICTS: [DistrictSpec; 2] = [
+    DistrictSpec {
+        name: "Lincoln Public Schools",
+        slug: "LINCOLN",
+        region: "Nebraska",
+        tz: "America/Chicago",
+        schools: &[
+            ("Lincoln High School", "LINCOLN-HS"),
+            ("Lincoln East Middle School", "LINCOLN-EAST-MS"),
+            ("Prairie Hill Elementary", "PRAIRIE-HILL-ES"),
+            ("Roper Elementary", "ROPER-ES"),
+            ("Saltillo Elementary", "SALTILLO-ES"),
+        ],
+    },
+    DistrictSpec {
+        name: "Riverside Unified School District",
+        slug: "RIVERSIDE",
+        region: "California",
+        tz: "America/Los_Angeles",
+        schools: &[
+            ("Riverside Polytechnic High", "RIVERSIDE-POLY-HS"),
+            ("Arlington High School", "ARLINGTON-HS"),
+            ("Jefferson Elementary", "JEFFERSON-ES"),
+            ("Washington Middle School", "WASHINGTON-MS"),
+        ],
+    },
+];
+
+/// A readable random password: four groups of four letters/digits (about 82 bits).
+fn demo_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let bytes = crate::web::token::random_bytes(16);
+    let chars: Vec<char> = bytes.iter().map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char).collect();
+    chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+}
+
+/// Seeds the demo unless the database already has users.
+pub fn seed(state: &AppState) -> anyhow::Result<Seeded> {
+    let mut conn = state.pool().get()?;
+    if users::count_users(&mut conn)? > 0 {
+        return Ok(Seeded::AlreadyPresent);
+    }
+    let now = now_micros(state.now());
+    // (role, email, name, platform role, tenant slug, scope label)
+    let people: [(&str, &str, &str, Option<&str>, Option<&str>); 9] = [
+        ("platform_admin", "avery.chen@keel-vendor.example", "Avery Chen", Some("platform_admin"), None),
+        ("support_agent", "sam.okafor@keel-vendor.example", "Sam Okafor", Some("support_agent"), None),
+        ("district_admin", "maria.lopez@lincoln.k12.example", "Maria Lopez", None, Some("LINCOLN")),
+        ("auditor", "dan.whitfield@lincoln.k12.example", "Dan Whitfield", None, Some("LINCOLN")),
+        ("procurement", "priya.raman@lincoln.k12.example", "Priya Raman", None, Some("LINCOLN")),
+        ("school_admin", "jordan.kim@lincoln.k12.example", "Jordan Kim", None, Some("LINCOLN-HS")),
+        ("staff", "elena.novak@lincoln.k12.example", "Elena Novak", None, Some("LINCOLN-HS")),
+        ("district_admin", "grace.park@riverside.k12.example", "Grace Park", None, Some("RIVERSIDE")),
+        ("procurement", "luis.moreno@riverside.k12.example", "Luis Moreno", None, Some("RIVERSIDE")),
+    ];
+    let mut creds: Vec<(usize, String, String)> = Vec::new();
+    for i in 0..people.len() {
+        let pw = demo_password();
+        let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+        creds.push((i, pw, hash));
+    }
+    let logins = write_tx(&mut conn, |c: &mut DbConn| -> Result<Vec<DemoLogin>, diesel::result::Error> {
+        for d in &DISTRICTS {
+            let did = tenants::insert(c, &tenant("district", None, d.name, d.slug, d.region, d.tz, now))?;
+            for (name, slug) in d.schools {
+                tenants::insert(c, &tenant("school", Some(did), name, slug, d.region, d.tz, now))?;
+            }
+        }
+        let mut out = Vec::new();
+        for (i, pw, hash) in &creds {
+            let (role, email, name, platform, tenant_slug) = people[*i];
+            let uid = users::insert_user(
+                c,
+                &NewUser {
+                    email: email.into(),
+                    display_name: name.into(),
+                    password_hash: Some(hash.clone()),
+                    platform_role: platform.map(str::to_string),
+                    status: "active".into(),
+                    password_changed_at: Some(now),
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            let mut scope = "Keel (internal)".to_string();
+            if let Some(slug) = tenant_slug {
+                let t = tenants::by_slug(c, slug)?.ok_or(diesel::result::Error::NotFound)?;
+                users::insert_membership(
+                    c,
+                    &NewMembership { user_id: uid, tenant_id: t.id, role: role.into(), created_at: now },
+                )?;
+                scope = t.name;
+            }
+            notify::queue(c, &welcome_email(email, name, &state.config().base_url), now)?;
+            out.push(DemoLogin {
+                role: crate::auth::Role::parse(role).map(|r| r.label().to_string()).unwrap_or_default(),
+                scope,
+                email: email.into(),
+                password: pw.clone(),
+            });
+        }
+        seed_failed_email(c, now)?;
+        Ok(out)
+    })?;
+    Ok(Seeded::Created(logins))
+}
+
+fn tenant(kind: &str, parent: Option<i64>, name: &str, slug: &str, region: &str, tz: &str, now: NaiveDateTime) -> NewTenant {
+    NewTenant {
+        kind: kind.into(),
+        parent_id: parent,
+        name: name.into(),
+        slug: slug.into(),
+        status: "active".into(),
+        region: region.into(),
+        time_zone: tz.into(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn welcome_email(to: &str, name: &str, base_url: &str) -> Email {
+    Email {
+        to: to.into(),
+        subject: "Your Keel account is ready".into(),
+        text: format!(
+            "Hello {name},\n\nAn account on Keel has been created for you. Sign in at {base_url}/login with this email address.\n\n— Keel"
+        ),
+        html: None,
+        headers: Vec::new(),
+        dedupe_key: Some(format!("demo-welcome:{to}")),
+    }
+}
+
+/// A past delivery failure, so the dead-letter views have something real to show.
+fn seed_failed_email(c: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<()> {
+    let earlier = now - Duration::days(2);
+    let email = Email {
+        to: "accounts-payable@closed-district.example".into(),
+        subject: "Invoice reminder".into(),
+        text: "This is a reminder that an invoice is due.".into(),
+        html: None,
+        headers: Vec::new(),
+        dedupe_key: Some("demo-dead-email".into()),
+    };
+    let Some(id) = notify::queue(c, &email, earlier)? else { return Ok(()) };
+    let err = "SMTP: permanent error (550): 5.1.1 <accounts-payable@closed-district.example>: mailbox unavailable";
+    notify::store::mark_failed(c, id, err, true, earlier)?;
+    use crate::db::schema::jobs::dsl as j;
+    use diesel::prelude::*;
+    diesel::update(j::jobs.filter(j::dedupe_key.eq(format!("email:{id}"))))
+        .set((
+            j::status.eq("dead"),
+            j::attempts.eq(notify::MAX_ATTEMPTS),
+            j::last_error.eq(Some(err)),
+            j::finished_at.eq(Some(earlier)),
+        ))
+        .execute(c)?;
+    let _ = jobs::store::enqueue(c, &NewJob::new("jobs.purge", serde_json::json!({})).dedupe("demo-purge"), now)?;
+    Ok(())
+}
+
+/// Prints the sign-in table.
+pub fn print_logins(logins: &[DemoLogin], base_url: &str, saved_to: &str) {
+    let w_role = logins.iter().map(|l| l.role.len()).max().unwrap_or(4).max(4);
+    let w_scope = logins.iter().map(|l| l.scope.len()).max().unwrap_or(5).max(5);
+    let w_email = logins.iter().map(|l| l.email.len()).max().unwrap_or(5).max(5);
+    println!();
+    println!("Keel demo is ready at {base_url}/login. Sign in as any of these users:");
+    println!();
+    println!("  {:w_role$}  {:w_scope$}  {:w_email$}  Password", "Role", "Where", "Email");
+    println!("  {}  {}  {}  {}", "-".repeat(w_role), "-".repeat(w_scope), "-".repeat(w_email), "-".repeat(19));
+    for l in logins {
+        println!("  {:w_role$}  {:w_scope$}  {:w_email$}  {}", l.role, l.scope, l.email, l.password);
+    }
+    println!();
+    println!("These passwords are shown once; a copy is in {saved_to} (readable only by you).");
+    println!();
+}
+
+/// Writes the sign-in table to a private file in the data directory.
+pub fn save_logins(logins: &[DemoLogin], dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write;
+    let path = dir.join("demo-credentials.txt");
+    std::fs::create_dir_all(dir)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&path)?;
+    writeln!(f, "role\twhere\temail\tpassword")?;
+    for l in logins {
+        writeln!(f, "{}\t{}\t{}\t{}", l.role, l.scope, l.email, l.password)?;
+    }
+    Ok(path)
+}
