@@ -200,10 +200,7 @@ impl Config {
         let mail = parse_mail_url(raw.smtp_url.as_deref())?;
         let mail_from = raw.mail_from.unwrap_or_else(|| "Keel <no-reply@keel.localhost>".into());
         if !mail_from.contains('@') {
-            return Err(ConfigError::new(
-                "KEEL_MAIL_FROM",
-                format!("'{mail_from}' is not an email address"),
-            ));
+            return Err(ConfigError::new("KEEL_MAIL_FROM", format!("'{mail_from}' is not an email address")));
         }
         let object_store = match raw.object_store.filter(|s| !s.trim().is_empty()) {
             None => ObjectStoreConfig::Local(data_dir.join("files")),
@@ -272,25 +269,18 @@ fn parse_num(
         None => Ok(default),
         Some(s) => match s.trim().parse::<u32>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ConfigError::new(
-                var,
-                format!("'{s}' must be a whole number from {min} to {max}"),
-            )),
+            _ => Err(ConfigError::new(var, format!("'{s}' must be a whole number from {min} to {max}"))),
         },
     }
 }
 
 fn decode_secret(k: &str) -> Result<Vec<u8>, ConfigError> {
-    let bytes = B64
-        .decode(k.trim())
-        .map_err(|_| ConfigError::new("KEEL_SECRET_KEY", "is not valid base64"))?;
+    let bytes =
+        B64.decode(k.trim()).map_err(|_| ConfigError::new("KEEL_SECRET_KEY", "is not valid base64"))?;
     if bytes.len() != SECRET_KEY_LEN {
         return Err(ConfigError::new(
             "KEEL_SECRET_KEY",
-            format!(
-                "must decode to {SECRET_KEY_LEN} bytes, got {} (`openssl rand -base64 64`)",
-                bytes.len()
-            ),
+            format!("must decode to {SECRET_KEY_LEN} bytes, got {} (`openssl rand -base64 64`)", bytes.len()),
         ));
     }
     Ok(bytes)
@@ -317,11 +307,7 @@ fn load_or_create_dev_secret(data_dir: &Path) -> Result<Vec<u8>, ConfigError> {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -362,9 +348,8 @@ fn parse_mail_url(url: Option<&str>) -> Result<MailConfig, ConfigError> {
     };
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) => {
-            let port = p
-                .parse::<u16>()
-                .map_err(|_| ConfigError::new(var, format!("'{p}' is not a port number")))?;
+            let port =
+                p.parse::<u16>().map_err(|_| ConfigError::new(var, format!("'{p}' is not a port number")))?;
             (h.to_string(), port)
         }
         None => (hostport.to_string(), if tls { 465 } else { 25 }),

@@ -35,6 +35,9 @@ pub enum Seeded {
     AlreadyPresent,
 }
 
+/// (role, email, name, platform role, tenant slug)
+type Person = (&'static str, &'static str, &'static str, Option<&'static str>, Option<&'static str>);
+
 struct DistrictSpec {
     name: &'static str,
     slug: &'static str,
@@ -87,7 +90,7 @@ pub fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     }
     let now = now_micros(state.now());
     // (role, email, name, platform role, tenant slug, scope label)
-    let people: [(&str, &str, &str, Option<&str>, Option<&str>); 9] = [
+    let people: [Person; 9] = [
         ("platform_admin", "avery.chen@keel-vendor.example", "Avery Chen", Some("platform_admin"), None),
         ("support_agent", "sam.okafor@keel-vendor.example", "Sam Okafor", Some("support_agent"), None),
         ("district_admin", "maria.lopez@lincoln.k12.example", "Maria Lopez", None, Some("LINCOLN")),
@@ -150,7 +153,15 @@ pub fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     Ok(Seeded::Created(logins))
 }
 
-fn tenant(kind: &str, parent: Option<i64>, name: &str, slug: &str, region: &str, tz: &str, now: NaiveDateTime) -> NewTenant {
+fn tenant(
+    kind: &str,
+    parent: Option<i64>,
+    name: &str,
+    slug: &str,
+    region: &str,
+    tz: &str,
+    now: NaiveDateTime,
+) -> NewTenant {
     NewTenant {
         kind: kind.into(),
         parent_id: parent,
@@ -189,7 +200,8 @@ fn seed_failed_email(c: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<
         dedupe_key: Some("demo-dead-email".into()),
     };
     let Some(id) = notify::queue(c, &email, earlier)? else { return Ok(()) };
-    let err = "SMTP: permanent error (550): 5.1.1 <accounts-payable@closed-district.example>: mailbox unavailable";
+    let err =
+        "SMTP: permanent error (550): 5.1.1 <accounts-payable@closed-district.example>: mailbox unavailable";
     notify::store::mark_failed(c, id, err, true, earlier)?;
     use crate::db::schema::jobs::dsl as j;
     use diesel::prelude::*;
@@ -201,7 +213,8 @@ fn seed_failed_email(c: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<
             j::finished_at.eq(Some(earlier)),
         ))
         .execute(c)?;
-    let _ = jobs::store::enqueue(c, &NewJob::new("jobs.purge", serde_json::json!({})).dedupe("demo-purge"), now)?;
+    let _ =
+        jobs::store::enqueue(c, &NewJob::new("jobs.purge", serde_json::json!({})).dedupe("demo-purge"), now)?;
     Ok(())
 }
 
@@ -214,7 +227,13 @@ pub fn print_logins(logins: &[DemoLogin], base_url: &str, saved_to: &str) {
     println!("Keel demo is ready at {base_url}/login. Sign in as any of these users:");
     println!();
     println!("  {:w_role$}  {:w_scope$}  {:w_email$}  Password", "Role", "Where", "Email");
-    println!("  {}  {}  {}  {}", "-".repeat(w_role), "-".repeat(w_scope), "-".repeat(w_email), "-".repeat(19));
+    println!(
+        "  {}  {}  {}  {}",
+        "-".repeat(w_role),
+        "-".repeat(w_scope),
+        "-".repeat(w_email),
+        "-".repeat(19)
+    );
     for l in logins {
         println!("  {:w_role$}  {:w_scope$}  {:w_email$}  {}", l.role, l.scope, l.email, l.password);
     }

@@ -140,9 +140,10 @@ impl From<diesel::result::Error> for AppError {
         use diesel::result::{DatabaseErrorKind, Error};
         match &e {
             Error::NotFound => AppError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => {
-                AppError::Unavailable(e.to_string())
-            }
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => AppError::Unavailable(e.to_string()),
             Error::DatabaseError(_, info) if is_busy(info.message()) => AppError::Unavailable(e.to_string()),
             _ => AppError::Internal(anyhow::Error::new(e)),
         }

@@ -73,6 +73,11 @@ impl AppState {
 
     /// Like [`AppState::open`] with a given clock (tests move time with it).
     pub fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::open_with(config, clock, job_registry())
+    }
+
+    /// Like [`AppState::open`] with a given clock and job registry (tests add job kinds).
+    pub fn open_with(config: Config, clock: Arc<dyn Clock>, jobs: jobs::Registry) -> anyhow::Result<Self> {
         let pool = db::build_pool(&config.database_url, config.pool_size)?;
         {
             let mut conn = pool.get().map_err(|e| anyhow::anyhow!("database pool: {e}"))?;
@@ -82,17 +87,10 @@ impl AppState {
             }
         }
         let mailer = Mailer::from_config(&config.mail).map_err(|e| anyhow::anyhow!("KEEL_SMTP_URL: {e}"))?;
-        let files = FileStore::open(&config.object_store).map_err(|e| anyhow::anyhow!("KEEL_OBJECT_STORE: {e}"))?;
+        let files =
+            FileStore::open(&config.object_store).map_err(|e| anyhow::anyhow!("KEEL_OBJECT_STORE: {e}"))?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                config,
-                pool,
-                mailer,
-                files,
-                clock,
-                jobs: job_registry(),
-                job_wakeup: Notify::new(),
-            }),
+            inner: Arc::new(Inner { config, pool, mailer, files, clock, jobs, job_wakeup: Notify::new() }),
         })
     }
 

@@ -200,10 +200,8 @@ fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         if let Some(n) = args.http_threads.filter(|n| *n > 0) {
             server = server.workers(n);
         }
-        let server = server
-            .bind(&bind)
-            .map_err(|e| anyhow::anyhow!("KEEL_BIND: cannot listen on {bind}: {e}"))?
-            .run();
+        let server =
+            server.bind(&bind).map_err(|e| anyhow::anyhow!("KEEL_BIND: cannot listen on {bind}: {e}"))?.run();
         jobs::spawn_workers(state, worker_count);
         println!("Keel is listening on http://{bind}/");
         server.await.map_err(|e| anyhow::anyhow!("server: {e}"))
@@ -243,7 +241,13 @@ fn read_password(email: &str) -> anyhow::Result<String> {
     }
 }
 
-fn create_user(settings: &Settings, email: &str, role: &str, tenant: Option<&str>, name: Option<&str>) -> anyhow::Result<()> {
+fn create_user(
+    settings: &Settings,
+    email: &str,
+    role: &str,
+    tenant: Option<&str>,
+    name: Option<&str>,
+) -> anyhow::Result<()> {
     let email = email.trim().to_ascii_lowercase();
     if !keel::web::form::is_email(&email) {
         anyhow::bail!("--email: '{email}' is not an email address");
@@ -271,7 +275,12 @@ fn create_user(settings: &Settings, email: &str, role: &str, tenant: Option<&str
                 .ok_or_else(|| anyhow::anyhow!("--tenant: no tenant with slug '{slug}'"))?;
             let needs = if role.is_district_role() { "district" } else { "school" };
             if t.kind != needs {
-                anyhow::bail!("--tenant: a {} belongs to a {needs}, but {} is a {}", role.as_str(), t.slug, t.kind);
+                anyhow::bail!(
+                    "--tenant: a {} belongs to a {needs}, but {} is a {}",
+                    role.as_str(),
+                    t.slug,
+                    t.kind
+                );
             }
             Some(t)
         }
@@ -281,7 +290,8 @@ fn create_user(settings: &Settings, email: &str, role: &str, tenant: Option<&str
     password::check_policy(&pw, &email).map_err(|m| anyhow::anyhow!("password: {m}"))?;
     let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
     let now = now_micros(state.now());
-    let display = name.map(str::to_string).unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string());
+    let display =
+        name.map(str::to_string).unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string());
     let id = write_tx(&mut conn, |c| -> Result<i64, diesel::result::Error> {
         let id = users::insert_user(
             c,
@@ -297,7 +307,10 @@ fn create_user(settings: &Settings, email: &str, role: &str, tenant: Option<&str
             },
         )?;
         if let Some(t) = &tenant_row {
-            users::insert_membership(c, &NewMembership { user_id: id, tenant_id: t.id, role: role.as_str().into(), created_at: now })?;
+            users::insert_membership(
+                c,
+                &NewMembership { user_id: id, tenant_id: t.id, role: role.as_str().into(), created_at: now },
+            )?;
         }
         Ok(id)
     })?;

@@ -9,8 +9,7 @@ static LIST: &str = include_str!("common-passwords.txt");
 /// True when `lowercased` is on the list.
 pub fn is_common(lowercased: &str) -> bool {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| LIST.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
-        .contains(lowercased)
+    SET.get_or_init(|| LIST.lines().map(str::trim).filter(|l| !l.is_empty()).collect()).contains(lowercased)
 }
 
 #[cfg(test)]

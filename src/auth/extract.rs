@@ -78,7 +78,10 @@ impl Principal {
         UserView {
             display_name: self.display_name.clone(),
             email: self.email.clone(),
-            role_label: self.primary_role().map(|r| r.label().to_string()).unwrap_or_else(|| "No role".into()),
+            role_label: self
+                .primary_role()
+                .map(|r| r.label().to_string())
+                .unwrap_or_else(|| "No role".into()),
         }
     }
 }
@@ -88,10 +91,8 @@ pub async fn load_principal(req: &HttpRequest) -> Result<Option<Principal>, AppE
     if let Some(p) = req.extensions().get::<Principal>() {
         return Ok(Some(p.clone()));
     }
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| AppError::internal("AppState missing"))?
-        .clone();
+    let state =
+        req.app_data::<web::Data<AppState>>().ok_or_else(|| AppError::internal("AppState missing"))?.clone();
     let Some(tok) = session::token_from(req, state.config()) else { return Ok(None) };
     let now = now_micros(state.now());
     let loaded = state
@@ -167,10 +168,11 @@ impl FromRequest for MaybePrincipal {
 /// True when the request comes from our own pages: `Sec-Fetch-Site` (when sent) is
 /// same-origin or none, and `Origin` (when sent) is our base URL or this host.
 pub fn same_origin(req: &HttpRequest, base_url: &str) -> bool {
-    if let Some(site) = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if site != "same-origin" && site != "none" {
-            return false;
-        }
+    if let Some(site) = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && site != "same-origin"
+        && site != "none"
+    {
+        return false;
     }
     match req.headers().get("origin").and_then(|v| v.to_str().ok()) {
         None => true,
@@ -224,8 +226,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             if !token::constant_time_eq(sent.as_bytes(), principal.csrf_token.as_bytes()) {
                 return Err(AppError::Forbidden(CSRF_MESSAGE.into()));
             }
-            let form = serde_urlencoded::from_bytes::<T>(&bytes)
-                .map_err(|_| AppError::BadRequest("The form could not be read. Please reload the page and try again.".into()))?;
+            let form = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|_| {
+                AppError::BadRequest(
+                    "The form could not be read. Please reload the page and try again.".into(),
+                )
+            })?;
             Ok(CsrfForm { principal, form })
         })
     }

@@ -75,7 +75,9 @@ struct NextQuery {
 /// Only local paths are followed after sign-in (no open redirect).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 512 => n.to_string(),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 512 => {
+            n.to_string()
+        }
         _ => String::new(),
     }
 }
@@ -93,16 +95,28 @@ fn login_response(req: &HttpRequest, page: LoginPage, status: StatusCode) -> App
 }
 
 fn pre_token(req: &HttpRequest) -> String {
-    req.cookie(PRE_COOKIE).map(|c| c.value().to_string()).filter(|v| v.len() == 64).unwrap_or_else(token::random_token)
+    req.cookie(PRE_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() == 64)
+        .unwrap_or_else(token::random_token)
 }
 
-async fn login_page(req: HttpRequest, p: MaybePrincipal, q: web::Query<NextQuery>) -> AppResult<HttpResponse> {
+async fn login_page(
+    req: HttpRequest,
+    p: MaybePrincipal,
+    q: web::Query<NextQuery>,
+) -> AppResult<HttpResponse> {
     if let Some(p) = p.0 {
         return Ok(redirect(home_for(&p)));
     }
     let mut ctx = PageCtx::new(&req, "Sign in");
     ctx.csrf_token = pre_token(&req);
-    let page = LoginPage { ctx, email: String::new(), next: safe_next(q.next.as_deref()), errors: FormErrors::new() };
+    let page = LoginPage {
+        ctx,
+        email: String::new(),
+        next: safe_next(q.next.as_deref()),
+        errors: FormErrors::new(),
+    };
     login_response(&req, page, StatusCode::OK)
 }
 
@@ -160,7 +174,8 @@ async fn login_submit(
         .blocking(move || {
             let hash = stored.unwrap_or_else(|| password::dummy_hash().to_string());
             let ok = password::verify(&password, &hash);
-            let rehash = if ok && password::needs_rehash(&hash) { password::hash(&password).ok() } else { None };
+            let rehash =
+                if ok && password::needs_rehash(&hash) { password::hash(&password).ok() } else { None };
             (ok, rehash)
         })
         .await?;
@@ -198,7 +213,11 @@ async fn login_submit(
 #[derive(Debug, Deserialize)]
 struct EmptyForm {}
 
-async fn logout(req: HttpRequest, state: web::Data<AppState>, form: CsrfForm<EmptyForm>) -> AppResult<HttpResponse> {
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: CsrfForm<EmptyForm>,
+) -> AppResult<HttpResponse> {
     let sid = form.principal.session_id;
     state.db(move |c| Ok(store::delete_session(c, sid)?)).await?;
     {

@@ -14,9 +14,5 @@ const SECTIONS: &[(&str, &str, Action)] = &[
 
 /// The sections `p` may use.
 pub fn nav_for(p: &Principal) -> Vec<(String, String)> {
-    SECTIONS
-        .iter()
-        .filter(|(_, _, a)| p.can(*a))
-        .map(|(h, l, _)| (h.to_string(), l.to_string()))
-        .collect()
+    SECTIONS.iter().filter(|(_, _, a)| p.can(*a)).map(|(h, l, _)| (h.to_string(), l.to_string())).collect()
 }

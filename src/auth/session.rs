@@ -47,7 +47,13 @@ pub fn token_from(req: &HttpRequest, cfg: &Config) -> Option<String> {
 }
 
 /// Creates a session for `user_id`; returns the token for the cookie.
-pub fn create(conn: &mut DbConn, user_id: i64, ip: &str, user_agent: &str, now: NaiveDateTime) -> diesel::QueryResult<String> {
+pub fn create(
+    conn: &mut DbConn,
+    user_id: i64,
+    ip: &str,
+    user_agent: &str,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<String> {
     let token = token::random_token();
     store::insert_session(
         conn,
@@ -78,7 +84,11 @@ pub enum Expired {
 }
 
 /// Looks up a live session by token; expired ones are deleted. Touches `last_seen_at`.
-pub fn load(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> diesel::QueryResult<Result<(Session, User), Expired>> {
+pub fn load(
+    conn: &mut DbConn,
+    token: &str,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Result<(Session, User), Expired>> {
     let hash = token::sha256_hex(token.as_bytes());
     let Some((session, user)) = store::session_with_user(conn, &hash)? else {
         return Ok(Err(Expired::Unknown));

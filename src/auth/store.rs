@@ -10,7 +10,11 @@ use crate::db::schema::{memberships, sessions, tenants, users};
 
 /// A user by (lower-cased) email.
 pub fn user_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
-    users::table.filter(users::email.eq(email.to_ascii_lowercase())).select(User::as_select()).first(conn).optional()
+    users::table
+        .filter(users::email.eq(email.to_ascii_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// A user by id.
@@ -64,7 +68,12 @@ pub fn memberships_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<Member
 }
 
 /// Records a successful sign-in (and an upgraded hash when given).
-pub fn record_sign_in(conn: &mut DbConn, user_id: i64, new_hash: Option<String>, now: NaiveDateTime) -> QueryResult<()> {
+pub fn record_sign_in(
+    conn: &mut DbConn,
+    user_id: i64,
+    new_hash: Option<String>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::update(users::table.find(user_id))
         .set((users::last_sign_in_at.eq(Some(now)), users::updated_at.eq(now)))
         .execute(conn)?;
@@ -109,9 +118,15 @@ pub fn delete_sessions_of(conn: &mut DbConn, user_id: i64, keep: Option<i64>) ->
 }
 
 /// Deletes sessions idle or older than the limits.
-pub fn purge_sessions(conn: &mut DbConn, now: NaiveDateTime, idle: Duration, absolute: Duration) -> QueryResult<usize> {
+pub fn purge_sessions(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    idle: Duration,
+    absolute: Duration,
+) -> QueryResult<usize> {
     diesel::delete(
-        sessions::table.filter(sessions::last_seen_at.lt(now - idle).or(sessions::created_at.lt(now - absolute))),
+        sessions::table
+            .filter(sessions::last_seen_at.lt(now - idle).or(sessions::created_at.lt(now - absolute))),
     )
     .execute(conn)
 }

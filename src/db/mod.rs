@@ -72,9 +72,7 @@ pub fn parse_database_url(url: &str) -> Result<(Backend, String), String> {
         Ok((Backend::Postgres, url.to_string()))
     } else {
         let scheme = url.split("://").next().unwrap_or(url);
-        Err(format!(
-            "unsupported scheme '{scheme}'; use sqlite://PATH or postgres://USER@HOST/DB"
-        ))
+        Err(format!("unsupported scheme '{scheme}'; use sqlite://PATH or postgres://USER@HOST/DB"))
     }
 }
 
@@ -111,15 +109,14 @@ impl ConnManager {
     /// A manager for the given URL.
     pub fn new(url: &str) -> Result<Self, DbError> {
         let (backend, target) = parse_database_url(url).map_err(DbError::Url)?;
-        if backend == Backend::Sqlite {
-            if let Some(parent) = std::path::Path::new(&target).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|e| DbError::Connect {
-                        backend: "sqlite",
-                        message: format!("cannot create {}: {e}", parent.display()),
-                    })?;
-                }
-            }
+        if backend == Backend::Sqlite
+            && let Some(parent) = std::path::Path::new(&target).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| DbError::Connect {
+                backend: "sqlite",
+                message: format!("cannot create {}: {e}", parent.display()),
+            })?;
         }
         Ok(Self { backend, target })
     }
@@ -215,7 +212,7 @@ pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
             c.immediate_transaction(|c| {
                 c.run_pending_migrations(SQLITE_MIGRATIONS)
                     .map(names)
-                    .map_err(|e| diesel::result::Error::QueryBuilderError(e))
+                    .map_err(diesel::result::Error::QueryBuilderError)
             })
             .map_err(|e| DbError::Migrate(e.to_string()))
         }
@@ -287,10 +284,7 @@ pub fn now_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
 
 /// True when the error is a unique-constraint violation.
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }
 
 #[cfg(test)]

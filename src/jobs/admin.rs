@@ -53,7 +53,12 @@ struct ListPage {
     can_manage: bool,
 }
 
-async fn list(req: HttpRequest, p: Principal, state: web::Data<AppState>, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
+async fn list(
+    req: HttpRequest,
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
     p.require(Action::ViewJobs)?;
     let status = q.status.clone().filter(|s| STATUSES.iter().any(|(k, _)| k == s));
     let paging = Paging::new(q.page, 50);
@@ -90,7 +95,12 @@ struct DetailPage {
     can_manage: bool,
 }
 
-async fn detail(req: HttpRequest, p: Principal, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn detail(
+    req: HttpRequest,
+    p: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     p.require(Action::ViewJobs)?;
     let id = id.into_inner();
     let job = state.db(move |c| Ok(store::find(c, id)?)).await?;
@@ -110,7 +120,12 @@ async fn detail(req: HttpRequest, p: Principal, state: web::Data<AppState>, id: 
 #[derive(Debug, Deserialize)]
 struct RetryForm {}
 
-async fn retry(req: HttpRequest, state: web::Data<AppState>, id: web::Path<i64>, form: CsrfForm<RetryForm>) -> AppResult<HttpResponse> {
+async fn retry(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<RetryForm>,
+) -> AppResult<HttpResponse> {
     form.principal.require(Action::ManageJobs)?;
     let id = id.into_inner();
     let now = now_micros(state.now());
@@ -121,8 +136,18 @@ async fn retry(req: HttpRequest, state: web::Data<AppState>, id: web::Path<i64>,
         if !exists {
             return Err(AppError::NotFound);
         }
-        return Ok(flash::redirect_with(&req, &format!("/admin/jobs/{id}"), "warning", "Only dead or queued jobs can be retried."));
+        return Ok(flash::redirect_with(
+            &req,
+            &format!("/admin/jobs/{id}"),
+            "warning",
+            "Only dead or queued jobs can be retried.",
+        ));
     }
     state.job_wakeup().notify_waiters();
-    Ok(flash::redirect_with(&req, &format!("/admin/jobs/{id}"), "success", format!("Job #{id} is queued to run again.")))
+    Ok(flash::redirect_with(
+        &req,
+        &format!("/admin/jobs/{id}"),
+        "success",
+        format!("Job #{id} is queued to run again."),
+    ))
 }

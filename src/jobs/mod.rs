@@ -108,7 +108,12 @@ pub async fn run_one(state: &AppState, worker: &str) -> Result<bool, AppError> {
         match state.jobs().get(&job.kind) {
             None => Err(JobError::permanent(format!("no handler for job kind '{}'", job.kind))),
             Some(handler) => {
-                match tokio::time::timeout(LEASE - StdDuration::from_secs(10), handler(state.clone(), job.clone())).await {
+                match tokio::time::timeout(
+                    LEASE - StdDuration::from_secs(10),
+                    handler(state.clone(), job.clone()),
+                )
+                .await
+                {
                     Ok(r) => r,
                     Err(_) => Err(JobError::retry("timed out")),
                 }
@@ -161,7 +166,9 @@ pub fn spawn_workers(state: AppState, count: usize) {
                 match run_one(&state, &name).await {
                     Ok(true) => continue,
                     Ok(false) => {
-                        let _ = tokio::time::timeout(StdDuration::from_secs(1), state.job_wakeup().notified()).await;
+                        let _ =
+                            tokio::time::timeout(StdDuration::from_secs(1), state.job_wakeup().notified())
+                                .await;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "job worker could not reach the database");

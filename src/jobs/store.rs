@@ -149,7 +149,12 @@ pub fn retry_by_key(conn: &mut DbConn, key: &str, now: NaiveDateTime) -> QueryRe
 }
 
 /// Jobs filtered by status (None = all), newest first.
-pub fn list(conn: &mut DbConn, status: Option<&str>, offset: i64, limit: i64) -> QueryResult<(Vec<Job>, i64)> {
+pub fn list(
+    conn: &mut DbConn,
+    status: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<Job>, i64)> {
     let mut q = jobs::table.into_boxed();
     let mut c = jobs::table.into_boxed();
     if let Some(s) = status {
@@ -157,21 +162,13 @@ pub fn list(conn: &mut DbConn, status: Option<&str>, offset: i64, limit: i64) ->
         c = c.filter(jobs::status.eq(s.to_string()));
     }
     let total = c.count().get_result(conn)?;
-    let rows = q
-        .order(jobs::id.desc())
-        .offset(offset)
-        .limit(limit)
-        .select(Job::as_select())
-        .load(conn)?;
+    let rows = q.order(jobs::id.desc()).offset(offset).limit(limit).select(Job::as_select()).load(conn)?;
     Ok((rows, total))
 }
 
 /// Count of jobs per status.
 pub fn counts(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
-    jobs::table
-        .group_by(jobs::status)
-        .select((jobs::status, diesel::dsl::count_star()))
-        .load(conn)
+    jobs::table.group_by(jobs::status).select((jobs::status, diesel::dsl::count_star())).load(conn)
 }
 
 /// One job.

@@ -24,7 +24,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/emails/{id}/resend", web::post().to(resend));
 }
 
-const STATUSES: [(&str, &str); 4] = [("queued", "Queued"), ("sent", "Sent"), ("logged", "Stored only"), ("dead", "Failed")];
+const STATUSES: [(&str, &str); 4] =
+    [("queued", "Queued"), ("sent", "Sent"), ("logged", "Stored only"), ("dead", "Failed")];
 
 fn status_label(s: &str) -> &'static str {
     STATUSES.iter().find(|(k, _)| *k == s).map(|(_, l)| *l).unwrap_or("Unknown")
@@ -61,12 +62,22 @@ fn mail_mode(state: &AppState) -> String {
     match &state.config().mail {
         MailConfig::Smtp { host, port, .. } => format!("Delivering through SMTP at {host}:{port}."),
         MailConfig::File(d) => format!("Writing each email as a file in {}.", d.display()),
-        MailConfig::LogOnly => "No mail server is configured (KEEL_SMTP_URL): emails are stored here and logged, not delivered.".into(),
+        MailConfig::LogOnly => {
+            "No mail server is configured (KEEL_SMTP_URL): emails are stored here and logged, not delivered."
+                .into()
+        }
         MailConfig::Memory => "Capturing emails in memory (test mode).".into(),
     }
 }
 
-async fn list_page(req: &HttpRequest, p: &Principal, state: &AppState, q: ListQuery, test_to: String, errors: FormErrors) -> AppResult<ListPage> {
+async fn list_page(
+    req: &HttpRequest,
+    p: &Principal,
+    state: &AppState,
+    q: ListQuery,
+    test_to: String,
+    errors: FormErrors,
+) -> AppResult<ListPage> {
     let status = q.status.filter(|s| STATUSES.iter().any(|(k, _)| k == s));
     let paging = Paging::new(q.page, 50);
     let st = status.clone();
@@ -82,7 +93,10 @@ async fn list_page(req: &HttpRequest, p: &Principal, state: &AppState, q: ListQu
     let status = status.unwrap_or_default();
     Ok(ListPage {
         ctx: PageCtx::new(req, "Email outbox"),
-        rows: rows.into_iter().map(|email| EmailRow { status_label: status_label(&email.status), email }).collect(),
+        rows: rows
+            .into_iter()
+            .map(|email| EmailRow { status_label: status_label(&email.status), email })
+            .collect(),
         base_query: format!("status={status}"),
         status,
         tabs,
@@ -94,7 +108,12 @@ async fn list_page(req: &HttpRequest, p: &Principal, state: &AppState, q: ListQu
     })
 }
 
-async fn list(req: HttpRequest, p: Principal, state: web::Data<AppState>, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
+async fn list(
+    req: HttpRequest,
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> AppResult<HttpResponse> {
     p.require(Action::ViewEmails)?;
     let page = list_page(&req, &p, &state, q.into_inner(), String::new(), FormErrors::new()).await?;
     render(&page)
@@ -109,7 +128,12 @@ struct DetailPage {
     can_manage: bool,
 }
 
-async fn detail(req: HttpRequest, p: Principal, state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
+async fn detail(
+    req: HttpRequest,
+    p: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     p.require(Action::ViewEmails)?;
     let id = id.into_inner();
     let email = state.db(move |c| Ok(store::find(c, id)?)).await?;
@@ -124,17 +148,32 @@ async fn detail(req: HttpRequest, p: Principal, state: web::Data<AppState>, id: 
 #[derive(Debug, Deserialize)]
 struct NoFields {}
 
-async fn resend(req: HttpRequest, state: web::Data<AppState>, id: web::Path<i64>, form: CsrfForm<NoFields>) -> AppResult<HttpResponse> {
+async fn resend(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<NoFields>,
+) -> AppResult<HttpResponse> {
     form.principal.require(Action::ManageEmails)?;
     let id = id.into_inner();
     let now = now_micros(state.now());
     let email = state.db(move |c| Ok(store::find(c, id)?)).await?;
     if email.status != "dead" {
-        return Ok(flash::redirect_with(&req, &format!("/admin/emails/{id}"), "warning", "Only failed emails can be resent."));
+        return Ok(flash::redirect_with(
+            &req,
+            &format!("/admin/emails/{id}"),
+            "warning",
+            "Only failed emails can be resent.",
+        ));
     }
     state.db(move |c| Ok(super::resend(c, id, now)?)).await?;
     state.job_wakeup().notify_waiters();
-    Ok(flash::redirect_with(&req, &format!("/admin/emails/{id}"), "success", format!("The email to {} is queued to be sent again.", email.to_addr)))
+    Ok(flash::redirect_with(
+        &req,
+        &format!("/admin/emails/{id}"),
+        "success",
+        format!("The email to {} is queued to be sent again.", email.to_addr),
+    ))
 }
 
 #[derive(Template)]
@@ -157,13 +196,19 @@ struct TestForm {
     to: String,
 }
 
-async fn send_test(req: HttpRequest, state: web::Data<AppState>, form: CsrfForm<TestForm>) -> AppResult<HttpResponse> {
+async fn send_test(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: CsrfForm<TestForm>,
+) -> AppResult<HttpResponse> {
     let p = form.principal;
     p.require(Action::ManageEmails)?;
     let mut errors = FormErrors::new();
     let to = form::email(&mut errors, "to", &form.form.to);
     if !errors.is_empty() {
-        let page = list_page(&req, &p, &state, ListQuery { status: None, page: None }, form.form.to.clone(), errors).await?;
+        let page =
+            list_page(&req, &p, &state, ListQuery { status: None, page: None }, form.form.to.clone(), errors)
+                .await?;
         return render_status(&page, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY);
     }
     let base = state.config().base_url.clone();
@@ -177,5 +222,10 @@ async fn send_test(req: HttpRequest, state: web::Data<AppState>, form: CsrfForm<
     let now = now_micros(state.now());
     state.db(move |c| Ok(write_tx(c, |c| super::queue(c, &email, now))?)).await?;
     state.job_wakeup().notify_waiters();
-    Ok(flash::redirect_with(&req, "/admin/emails", "success", format!("A test email to {to} is queued. Its status appears below.")))
+    Ok(flash::redirect_with(
+        &req,
+        "/admin/emails",
+        "success",
+        format!("A test email to {to} is queued. Its status appears below."),
+    ))
 }

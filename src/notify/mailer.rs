@@ -138,7 +138,9 @@ pub fn build_message(from: &str, email: &OutboundEmail) -> Result<Message, Strin
     }
     let text = SinglePart::plain(email.text_body.clone());
     match &email.html_body {
-        Some(html) => b.multipart(MultiPart::alternative().singlepart(text).singlepart(SinglePart::html(html.clone()))),
+        Some(html) => {
+            b.multipart(MultiPart::alternative().singlepart(text).singlepart(SinglePart::html(html.clone())))
+        }
         None => b.singlepart(text),
     }
     .map_err(|e| format!("building message: {e}"))

@@ -44,7 +44,13 @@ pub fn mark_delivered(conn: &mut DbConn, id: i64, status: &str, now: NaiveDateTi
 }
 
 /// Records a failed attempt; `dead` when no attempts are left.
-pub fn mark_failed(conn: &mut DbConn, id: i64, error: &str, dead: bool, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn mark_failed(
+    conn: &mut DbConn,
+    id: i64,
+    error: &str,
+    dead: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     let error: String = error.chars().take(2000).collect();
     diesel::update(oe::table.find(id))
         .set((
@@ -77,7 +83,8 @@ pub fn list(
         c = c.filter(oe::status.eq(s.to_string()));
     }
     let total = c.count().get_result(conn)?;
-    let rows = q.order(oe::id.desc()).offset(offset).limit(limit).select(OutboundEmail::as_select()).load(conn)?;
+    let rows =
+        q.order(oe::id.desc()).offset(offset).limit(limit).select(OutboundEmail::as_select()).load(conn)?;
     Ok((rows, total))
 }
 

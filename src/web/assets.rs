@@ -29,10 +29,7 @@ static ASSETS: &[Asset] = &[
 fn etags() -> &'static [String] {
     static TAGS: OnceLock<Vec<String>> = OnceLock::new();
     TAGS.get_or_init(|| {
-        ASSETS
-            .iter()
-            .map(|a| format!("\"{}\"", &crate::web::token::sha256_hex(a.bytes)[..20]))
-            .collect()
+        ASSETS.iter().map(|a| format!("\"{}\"", &crate::web::token::sha256_hex(a.bytes)[..20])).collect()
     })
 }
 

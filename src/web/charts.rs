@@ -47,10 +47,7 @@ impl Series {
     /// Convenience constructor.
     #[must_use]
     pub fn new(name: &str, values: Vec<f64>) -> Self {
-        Self {
-            name: name.to_string(),
-            values,
-        }
+        Self { name: name.to_string(), values }
     }
 }
 
@@ -262,10 +259,7 @@ pub fn bar_chart(opts: &ChartOpts, labels: &[String], values: &[f64]) -> String 
             num(bar_w),
             num(bh)
         );
-        mark_title(
-            &mut out,
-            &tip(label_at(labels, i), &with_unit(v, &opts.unit)),
-        );
+        mark_title(&mut out, &tip(label_at(labels, i), &with_unit(v, &opts.unit)));
         out.push_str("</rect>");
     }
     out.push_str("</g>");
@@ -287,9 +281,7 @@ pub fn stacked_bar_chart(opts: &ChartOpts, labels: &[String], series: &[Series])
     if n == 0 {
         return empty_chart(&id, "stacked-bar", opts, w, h);
     }
-    let totals: Vec<f64> = (0..n)
-        .map(|i| series.iter().map(|s| value_at(&s.values, i)).sum())
-        .collect();
+    let totals: Vec<f64> = (0..n).map(|i| series.iter().map(|s| value_at(&s.values, i)).sum()).collect();
     let max = totals.iter().copied().fold(0.0, f64::max);
     let scale = nice_scale(max);
     let names = series_names(series);
@@ -370,18 +362,10 @@ pub fn line_chart(opts: &ChartOpts, labels: &[String], series: &[Series]) -> Str
     if n == 0 {
         return empty_chart(&id, "line", opts, w, h);
     }
-    let max = series
-        .iter()
-        .flat_map(|s| s.values.iter())
-        .map(|&v| clean(v))
-        .fold(0.0, f64::max);
+    let max = series.iter().flat_map(|s| s.values.iter()).map(|&v| clean(v)).fold(0.0, f64::max);
     let scale = nice_scale(max);
     let names = series_names(series);
-    let legend = if series.len() > 1 {
-        legend_layout(&names, w)
-    } else {
-        Legend::default()
-    };
+    let legend = if series.len() > 1 { legend_layout(&names, w) } else { Legend::default() };
     let plot = layout(w, h, &scale, &opts.unit, legend.rows);
     let desc = line_desc(opts, labels, series, &names, n);
 
@@ -426,19 +410,14 @@ pub fn line_chart(opts: &ChartOpts, labels: &[String], series: &[Series]) -> Str
             .collect();
         let _ = write!(out, "<g class=\"chart-series chart-series-{color}\">");
         if pts.len() >= 2 {
-            let points: Vec<String> = pts
-                .iter()
-                .map(|(x, y, _)| format!("{},{}", num(*x), num(*y)))
-                .collect();
+            let points: Vec<String> =
+                pts.iter().map(|(x, y, _)| format!("{},{}", num(*x), num(*y))).collect();
             let _ = write!(
                 out,
                 "<polyline class=\"chart-line chart-series-{color}\" fill=\"none\" points=\"{}\">",
                 points.join(" ")
             );
-            mark_title(
-                &mut out,
-                &format!("{name}: {}", series_summary(&s.values, &opts.unit)),
-            );
+            mark_title(&mut out, &format!("{name}: {}", series_summary(&s.values, &opts.unit)));
             out.push_str("</polyline>");
         }
         for (i, (x, y, v)) in pts.iter().enumerate() {
@@ -472,11 +451,7 @@ pub fn sparkline(id: &str, label: &str, values: &[f64], width: u32, height: u32)
     let w = f64::from(width.clamp(8, MAX_DIM));
     let h = f64::from(height.clamp(4, MAX_DIM));
     let extra = format!(" width=\"{}\" height=\"{}\"", num(w), num(h));
-    let name = if label.trim().is_empty() {
-        "Trend"
-    } else {
-        label.trim()
-    };
+    let name = if label.trim().is_empty() { "Trend" } else { label.trim() };
     let mut out = String::with_capacity(512 + values.len() * 16);
     if values.is_empty() {
         let aria = format!("{name}: {NO_DATA}");
@@ -493,9 +468,7 @@ pub fn sparkline(id: &str, label: &str, values: &[f64], width: u32, height: u32)
                 extra: &extra,
             },
         );
-        let fs = (w / (NO_DATA.chars().count() as f64 * 0.6))
-            .min(h * 0.8)
-            .min(FONT_SIZE);
+        let fs = (w / (NO_DATA.chars().count() as f64 * 0.6)).min(h * 0.8).min(FONT_SIZE);
         let _ = write!(
             out,
             "<text class=\"chart-empty\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"{}\">{NO_DATA}</text></svg>",
@@ -535,11 +508,7 @@ pub fn sparkline(id: &str, label: &str, values: &[f64], width: u32, height: u32)
     let inner_w = (w - 2.0 * pad).max(0.0);
     let inner_h = (h - 2.0 * pad).max(0.0);
     let point = |i: usize, v: f64| -> (f64, f64) {
-        let x = if n == 1 {
-            w / 2.0
-        } else {
-            pad + inner_w * i as f64 / (n - 1) as f64
-        };
+        let x = if n == 1 { w / 2.0 } else { pad + inner_w * i as f64 / (n - 1) as f64 };
         let y = if hi - lo > 0.0 {
             h - pad - (v - lo) / (hi - lo) * inner_h
         } else if hi > 0.0 {
@@ -551,10 +520,7 @@ pub fn sparkline(id: &str, label: &str, values: &[f64], width: u32, height: u32)
     };
     let pts: Vec<(f64, f64)> = vals.iter().enumerate().map(|(i, &v)| point(i, v)).collect();
     if pts.len() >= 2 {
-        let points: Vec<String> = pts
-            .iter()
-            .map(|(x, y)| format!("{},{}", num(*x), num(*y)))
-            .collect();
+        let points: Vec<String> = pts.iter().map(|(x, y)| format!("{},{}", num(*x), num(*y))).collect();
         let _ = write!(
             out,
             "<polyline class=\"chart-line chart-series-0\" fill=\"none\" points=\"{}\">",
@@ -571,10 +537,7 @@ pub fn sparkline(id: &str, label: &str, values: &[f64], width: u32, height: u32)
             num(y),
             num(pad.max(1.0))
         );
-        mark_title(
-            &mut out,
-            &format!("{name}: latest {}", format_value(latest)),
-        );
+        mark_title(&mut out, &format!("{name}: latest {}", format_value(latest)));
         out.push_str("</circle>");
     }
     out.push_str("</svg>");
@@ -642,11 +605,7 @@ pub fn uptime_strip(id: &str, title: &str, days: &[UptimeDay]) -> String {
             num(UPTIME_BAR_W),
             num(UPTIME_H)
         );
-        let detail = if day.detail.trim().is_empty() {
-            day.state.description()
-        } else {
-            day.detail.trim()
-        };
+        let detail = if day.detail.trim().is_empty() { day.state.description() } else { day.detail.trim() };
         mark_title(&mut out, &tip(day.label.trim(), detail));
         out.push_str("</rect>");
     }
@@ -671,11 +630,7 @@ pub fn format_compact(v: f64) -> String {
         return if v > 0.0 { "∞" } else { "-∞" }.to_string();
     }
     let body = compact_abs(v.abs());
-    if v < 0.0 && body != "0" {
-        format!("-{body}")
-    } else {
-        body
-    }
+    if v < 0.0 && body != "0" { format!("-{body}") } else { body }
 }
 
 // ---------------------------------------------------------------------------
@@ -711,16 +666,8 @@ fn format_value(v: f64) -> String {
     let (int, frac) = s.split_once('.').unwrap_or((s.as_str(), ""));
     let grouped = group_digits(int);
     let frac = frac.trim_end_matches('0');
-    let body = if frac.is_empty() {
-        grouped
-    } else {
-        format!("{grouped}.{frac}")
-    };
-    if v < 0.0 && body != "0" {
-        format!("-{body}")
-    } else {
-        body
-    }
+    let body = if frac.is_empty() { grouped } else { format!("{grouped}.{frac}") };
+    if v < 0.0 && body != "0" { format!("-{body}") } else { body }
 }
 
 fn group_digits(int: &str) -> String {
@@ -736,11 +683,7 @@ fn group_digits(int: &str) -> String {
 }
 
 fn trim_zeros(s: &str) -> String {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s.to_string()
-    }
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s.to_string() }
 }
 
 /// Formats a coordinate with at most two decimals.
@@ -767,11 +710,7 @@ fn with_unit(v: f64, unit: &str) -> String {
 /// Sanitises a data value: negative, NaN and infinite values become `0`,
 /// huge values are capped at [`MAX_VALUE`].
 fn clean(v: f64) -> f64 {
-    if v.is_finite() && v > 0.0 {
-        v.min(MAX_VALUE)
-    } else {
-        0.0
-    }
+    if v.is_finite() && v > 0.0 { v.min(MAX_VALUE) } else { 0.0 }
 }
 
 fn value_at(values: &[f64], i: usize) -> f64 {
@@ -826,24 +765,14 @@ fn sanitize_id(id: &str) -> String {
     let s: String = id
         .trim()
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
         .collect();
     if s.is_empty() { "chart".to_string() } else { s }
 }
 
 fn display_title(title: &str) -> String {
     let t = title.trim();
-    if t.is_empty() {
-        "Chart".to_string()
-    } else {
-        t.to_string()
-    }
+    if t.is_empty() { "Chart".to_string() } else { t.to_string() }
 }
 
 fn label_at(labels: &[String], i: usize) -> &str {
@@ -851,11 +780,7 @@ fn label_at(labels: &[String], i: usize) -> &str {
 }
 
 fn tip(label: &str, value: &str) -> String {
-    if label.is_empty() {
-        value.to_string()
-    } else {
-        format!("{label}: {value}")
-    }
+    if label.is_empty() { value.to_string() } else { format!("{label}: {value}") }
 }
 
 fn series_names(series: &[Series]) -> Vec<String> {
@@ -864,11 +789,7 @@ fn series_names(series: &[Series]) -> Vec<String> {
         .enumerate()
         .map(|(i, s)| {
             let n = s.name.trim();
-            if n.is_empty() {
-                format!("Series {}", i + 1)
-            } else {
-                n.to_string()
-            }
+            if n.is_empty() { format!("Series {}", i + 1) } else { n.to_string() }
         })
         .collect()
 }
@@ -884,11 +805,7 @@ fn range_text(labels: &[String], n: usize) -> String {
     let first = label_at(labels, 0);
     let last = label_at(labels, n - 1);
     if n == 1 || first == last {
-        if first.is_empty() {
-            String::new()
-        } else {
-            format!(" ({first})")
-        }
+        if first.is_empty() { String::new() } else { format!(" ({first})") }
     } else if first.is_empty() || last.is_empty() {
         String::new()
     } else {
@@ -897,11 +814,7 @@ fn range_text(labels: &[String], n: usize) -> String {
 }
 
 fn labelled(label: &str, value: &str) -> String {
-    if label.is_empty() {
-        value.to_string()
-    } else {
-        format!("{label} ({value})")
-    }
+    if label.is_empty() { value.to_string() } else { format!("{label} ({value})") }
 }
 
 // ---------------------------------------------------------------------------
@@ -998,21 +911,10 @@ fn series_summary(values: &[f64], unit: &str) -> String {
     };
     let min = vals.iter().copied().fold(f64::INFINITY, f64::min);
     let max = vals.iter().copied().fold(0.0, f64::max);
-    format!(
-        "min {}, max {}, latest {}",
-        with_unit(min, unit),
-        with_unit(max, unit),
-        with_unit(latest, unit)
-    )
+    format!("min {}, max {}, latest {}", with_unit(min, unit), with_unit(max, unit), with_unit(latest, unit))
 }
 
-fn line_desc(
-    opts: &ChartOpts,
-    labels: &[String],
-    series: &[Series],
-    names: &[String],
-    n: usize,
-) -> String {
+fn line_desc(opts: &ChartOpts, labels: &[String], series: &[Series], names: &[String], n: usize) -> String {
     let mut d = format!(
         "{}: line chart of {} over {}{}.",
         display_title(&opts.title),
@@ -1024,11 +926,7 @@ fn line_desc(
         let _ = write!(d, " {name}: {}.", series_summary(&s.values, &opts.unit));
     }
     if series.len() > MAX_DESC_SERIES {
-        let _ = write!(
-            d,
-            " And {} more.",
-            plural(series.len() - MAX_DESC_SERIES, "series", "series")
-        );
+        let _ = write!(d, " And {} more.", plural(series.len() - MAX_DESC_SERIES, "series", "series"));
     }
     d
 }
@@ -1049,11 +947,7 @@ fn uptime_desc(title: &str, days: &[UptimeDay]) -> String {
             (c > 0).then(|| format!("{c} {}", state.description().to_lowercase()))
         })
         .collect();
-    format!(
-        "{title}: {}{range}: {}.",
-        plural(n, "day", "days"),
-        counts.join(", ")
-    )
+    format!("{title}: {}{range}: {}.", plural(n, "day", "days"), counts.join(", "))
 }
 
 // ---------------------------------------------------------------------------
@@ -1079,11 +973,7 @@ impl Scale {
 }
 
 fn pow10_mul(m: f64, exp: i32) -> f64 {
-    if exp >= 0 {
-        m * 10f64.powi(exp)
-    } else {
-        m / 10f64.powi(-exp)
-    }
+    if exp >= 0 { m * 10f64.powi(exp) } else { m / 10f64.powi(-exp) }
 }
 
 /// Picks a "nice" step of 1, 2 or 5 × 10ⁿ giving 4–6 ticks (3–5
@@ -1092,10 +982,7 @@ fn nice_scale(max: f64) -> Scale {
     let max = clean(max);
     let max = if max <= 0.0 { 1.0 } else { max };
     if max <= 3.0 * MIN_STEP {
-        return Scale {
-            step: MIN_STEP,
-            count: 3,
-        };
+        return Scale { step: MIN_STEP, count: 3 };
     }
     // Start one decade below the smallest plausible step; every candidate
     // is tried in increasing order, so the first that fits in 5 intervals
@@ -1106,17 +993,11 @@ fn nice_scale(max: f64) -> Scale {
             let step = pow10_mul(m, exp);
             let n = (max / step - 1e-9).ceil();
             if step > 0.0 && n <= 5.0 {
-                return Scale {
-                    step,
-                    count: n.max(1.0) as usize,
-                };
+                return Scale { step, count: n.max(1.0) as usize };
             }
         }
     }
-    Scale {
-        step: max / 5.0,
-        count: 5,
-    }
+    Scale { step: max / 5.0, count: 5 }
 }
 
 /// The plotting rectangle inside the SVG.
@@ -1148,26 +1029,15 @@ impl Plot {
 }
 
 fn dims(opts: &ChartOpts) -> (f64, f64) {
-    (
-        f64::from(opts.width.clamp(MIN_WIDTH, MAX_DIM)),
-        f64::from(opts.height.clamp(MIN_HEIGHT, MAX_DIM)),
-    )
+    (f64::from(opts.width.clamp(MIN_WIDTH, MAX_DIM)), f64::from(opts.height.clamp(MIN_HEIGHT, MAX_DIM)))
 }
 
 fn top_margin(legend_rows: usize) -> f64 {
-    if legend_rows == 0 {
-        30.0
-    } else {
-        LEGEND_TOP + legend_rows as f64 * LEGEND_ROW_H + 6.0
-    }
+    if legend_rows == 0 { 30.0 } else { LEGEND_TOP + legend_rows as f64 * LEGEND_ROW_H + 6.0 }
 }
 
 fn layout(w: f64, h: f64, scale: &Scale, unit: &str, legend_rows: usize) -> Plot {
-    let label_w = scale
-        .ticks()
-        .iter()
-        .map(|&t| text_w(&format_compact(t), CHAR_W))
-        .fold(CHAR_W, f64::max);
+    let label_w = scale.ticks().iter().map(|&t| text_w(&format_compact(t), CHAR_W)).fold(CHAR_W, f64::max);
     let axis_title = if unit.trim().is_empty() { 6.0 } else { 22.0 };
     Plot {
         x0: axis_title + label_w + 8.0,
@@ -1195,12 +1065,7 @@ struct Root<'a> {
 
 fn open_svg(out: &mut String, r: &Root<'_>) {
     let id = esc(r.id);
-    let _ = write!(
-        out,
-        "<svg class=\"chart\" viewBox=\"0 0 {} {}\" role=\"img\" ",
-        num(r.w),
-        num(r.h)
-    );
+    let _ = write!(out, "<svg class=\"chart\" viewBox=\"0 0 {} {}\" role=\"img\" ", num(r.w), num(r.h));
     let _ = match r.aria_label {
         Some(label) => write!(out, "aria-label=\"{}\"", esc(label)),
         None => write!(out, "aria-labelledby=\"{id}-title {id}-desc\""),
@@ -1244,19 +1109,7 @@ fn empty_chart(id: &str, kind: &str, opts: &ChartOpts, w: f64, h: f64) -> String
     let title = display_title(&opts.title);
     let desc = format!("{title}: {NO_DATA}.");
     let mut out = String::with_capacity(768);
-    open_svg(
-        &mut out,
-        &Root {
-            id,
-            kind,
-            w,
-            h,
-            title: &title,
-            desc: &desc,
-            aria_label: None,
-            extra: "",
-        },
-    );
+    open_svg(&mut out, &Root { id, kind, w, h, title: &title, desc: &desc, aria_label: None, extra: "" });
     draw_title(&mut out, &opts.title, w);
     let y = top_margin(0) + (h - top_margin(0) - MARGIN_BOTTOM) / 2.0;
     let _ = write!(
@@ -1365,9 +1218,8 @@ fn draw_x_labels(out: &mut String, plot: &Plot, labels: &[String], n: usize, svg
         return;
     }
     let band = plot.w() / n as f64;
-    let texts: Vec<(String, bool)> = (0..n)
-        .map(|i| truncate(label_at(labels, i), MAX_X_LABEL_CHARS))
-        .collect();
+    let texts: Vec<(String, bool)> =
+        (0..n).map(|i| truncate(label_at(labels, i), MAX_X_LABEL_CHARS)).collect();
     let widths: Vec<f64> = texts.iter().map(|(t, _)| text_w(t, CHAR_W)).collect();
     let y = num(plot.y1 + 16.0);
     out.push_str("<g class=\"chart-x\">");
@@ -1421,8 +1273,8 @@ fn legend_layout(names: &[String], svg_w: f64) -> Legend {
     let mut x = left;
     let mut row = 0;
     for (i, name) in names.iter().enumerate() {
-        let max_chars = MAX_LEGEND_CHARS
-            .min(((right - left - SWATCH - 16.0) / CHAR_W).floor().max(1.0) as usize);
+        let max_chars =
+            MAX_LEGEND_CHARS.min(((right - left - SWATCH - 16.0) / CHAR_W).floor().max(1.0) as usize);
         let (text, cut) = truncate(name, max_chars);
         let iw = legend_item_w(&text);
         if x > left && x + iw > right {
@@ -1469,17 +1321,8 @@ fn legend_layout(names: &[String], svg_w: f64) -> Legend {
         }
     }
     let row_of = |y: f64| ((y - LEGEND_TOP) / LEGEND_ROW_H).round() as usize + 1;
-    let item_rows = legend
-        .items
-        .iter()
-        .map(|it| row_of(it.y))
-        .max()
-        .unwrap_or(0);
-    let more_rows = if legend.hidden > 0 {
-        row_of(legend.more_y)
-    } else {
-        0
-    };
+    let item_rows = legend.items.iter().map(|it| row_of(it.y)).max().unwrap_or(0);
+    let more_rows = if legend.hidden > 0 { row_of(legend.more_y) } else { 0 };
     legend.rows = item_rows.max(more_rows);
     legend
 }
@@ -1538,15 +1381,11 @@ mod tests {
 
     impl Node {
         fn attr(&self, key: &str) -> Option<&str> {
-            self.attrs
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
+            self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
         }
 
         fn has_class(&self, class: &str) -> bool {
-            self.attr("class")
-                .is_some_and(|c| c.split_whitespace().any(|x| x == class))
+            self.attr("class").is_some_and(|c| c.split_whitespace().any(|x| x == class))
         }
 
         fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Node)) {
@@ -1567,25 +1406,17 @@ mod tests {
         }
 
         fn child_title(&self) -> Option<&str> {
-            self.children
-                .first()
-                .filter(|c| c.name == "title")
-                .map(|c| c.text.as_str())
+            self.children.first().filter(|c| c.name == "title").map(|c| c.text.as_str())
         }
     }
 
     fn check_escaped(s: &str) {
-        assert!(
-            !s.contains('<') && !s.contains('>'),
-            "raw markup char in {s:?}"
-        );
+        assert!(!s.contains('<') && !s.contains('>'), "raw markup char in {s:?}");
         let mut rest = s;
         while let Some(pos) = rest.find('&') {
             rest = &rest[pos + 1..];
             assert!(
-                ["amp;", "lt;", "gt;", "quot;", "#39;"]
-                    .iter()
-                    .any(|e| rest.starts_with(e)),
+                ["amp;", "lt;", "gt;", "quot;", "#39;"].iter().any(|e| rest.starts_with(e)),
                 "bad entity in {s:?}"
             );
         }
@@ -1603,28 +1434,17 @@ mod tests {
         let body = body.trim();
         let name_end = body.find(char::is_whitespace).unwrap_or(body.len());
         let name = &body[..name_end];
-        assert!(
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()),
-            "bad tag name {name:?}"
-        );
-        let mut node = Node {
-            name: name.to_string(),
-            ..Node::default()
-        };
+        assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()), "bad tag name {name:?}");
+        let mut node = Node { name: name.to_string(), ..Node::default() };
         let mut rest = body[name_end..].trim_start();
         while !rest.is_empty() {
             let eq = rest.find('=').expect("attribute without value");
             let key = &rest[..eq];
             assert!(
-                !key.is_empty()
-                    && key
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':'),
+                !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':'),
                 "bad attribute name {key:?}"
             );
-            let after = rest[eq + 1..]
-                .strip_prefix('"')
-                .expect("attribute value not quoted");
+            let after = rest[eq + 1..].strip_prefix('"').expect("attribute value not quoted");
             let close = after.find('"').expect("unterminated attribute");
             let value = &after[..close];
             check_escaped(value);
@@ -1643,10 +1463,7 @@ mod tests {
     /// Parses `svg`, panicking unless it is a single well-formed element
     /// with balanced tags, quoted attributes and escaped text.
     fn parse(svg: &str) -> Node {
-        let mut stack = vec![Node {
-            name: "#document".into(),
-            ..Node::default()
-        }];
+        let mut stack = vec![Node { name: "#document".into(), ..Node::default() }];
         let mut rest = svg;
         while !rest.is_empty() {
             if let Some(inner) = rest.strip_prefix('<') {
@@ -1657,11 +1474,7 @@ mod tests {
                 if let Some(name) = tag.strip_prefix('/') {
                     let node = stack.pop().expect("stack underflow");
                     assert_eq!(node.name, name.trim(), "mismatched closing tag");
-                    stack
-                        .last_mut()
-                        .expect("closed the document")
-                        .children
-                        .push(node);
+                    stack.last_mut().expect("closed the document").children.push(node);
                 } else if let Some(body) = tag.strip_suffix('/') {
                     let node = parse_tag(body);
                     stack.last_mut().expect("no parent").children.push(node);
@@ -1672,33 +1485,18 @@ mod tests {
                 let end = rest.find('<').unwrap_or(rest.len());
                 let text = &rest[..end];
                 check_escaped(text);
-                stack
-                    .last_mut()
-                    .expect("no parent")
-                    .text
-                    .push_str(&unescape(text));
+                stack.last_mut().expect("no parent").text.push_str(&unescape(text));
                 rest = &rest[end..];
             }
         }
-        assert_eq!(
-            stack.len(),
-            1,
-            "unclosed tags: {:?}",
-            stack.iter().map(|n| &n.name).collect::<Vec<_>>()
-        );
+        assert_eq!(stack.len(), 1, "unclosed tags: {:?}", stack.iter().map(|n| &n.name).collect::<Vec<_>>());
         let mut doc = stack.pop().expect("document");
         assert!(doc.text.trim().is_empty(), "text outside root");
         assert_eq!(doc.children.len(), 1, "expected a single root element");
         doc.children.pop().expect("root")
     }
 
-    const MARK_CLASSES: [&str; 5] = [
-        "chart-bar",
-        "chart-segment",
-        "chart-point",
-        "chart-line",
-        "uptime-bar",
-    ];
+    const MARK_CLASSES: [&str; 5] = ["chart-bar", "chart-segment", "chart-point", "chart-line", "uptime-bar"];
 
     fn marks(root: &Node) -> Vec<&Node> {
         root.find_all(|n| n.name != "g" && MARK_CLASSES.iter().any(|c| n.has_class(c)))
@@ -1728,9 +1526,7 @@ mod tests {
         assert_eq!(desc.attr("id"), Some(format!("{id}-desc").as_str()));
         assert!(!desc.text.trim().is_empty());
         for m in marks(&root) {
-            let t = m
-                .child_title()
-                .unwrap_or_else(|| panic!("mark without <title>: {m:?}"));
+            let t = m.child_title().unwrap_or_else(|| panic!("mark without <title>: {m:?}"));
             assert!(!t.trim().is_empty(), "empty mark title");
         }
         check_decimals(&root);
@@ -1764,10 +1560,7 @@ mod tests {
                     if tok.is_empty() {
                         continue;
                     }
-                    assert!(
-                        tok.parse::<f64>().is_ok(),
-                        "bad number {tok:?} in {k}={v:?}"
-                    );
+                    assert!(tok.parse::<f64>().is_ok(), "bad number {tok:?} in {k}={v:?}");
                     if let Some((_, frac)) = tok.split_once('.') {
                         assert!(frac.len() <= 2, "too many decimals: {k}={v:?}");
                     }
@@ -1777,9 +1570,7 @@ mod tests {
     }
 
     fn labels(n: usize) -> Vec<String> {
-        (0..n)
-            .map(|i| format!("2026-11-{:02}", i % 30 + 1))
-            .collect()
+        (0..n).map(|i| format!("2026-11-{:02}", i % 30 + 1)).collect()
     }
 
     fn num_attr(n: &Node, key: &str) -> f64 {
@@ -1787,10 +1578,7 @@ mod tests {
     }
 
     fn tick_labels(root: &Node, class: &str) -> Vec<String> {
-        root.find_all(|n| n.has_class(class))
-            .iter()
-            .map(|n| n.text.clone())
-            .collect()
+        root.find_all(|n| n.has_class(class)).iter().map(|n| n.text.clone()).collect()
     }
 
     // -- Formatting --------------------------------------------------------
@@ -1850,10 +1638,7 @@ mod tests {
         );
         assert_eq!(esc("a\u{0}b\nc"), "ab c");
         assert_eq!(truncate("short", 10), ("short".to_string(), false));
-        assert_eq!(
-            truncate("exactly10!", 10),
-            ("exactly10!".to_string(), false)
-        );
+        assert_eq!(truncate("exactly10!", 10), ("exactly10!".to_string(), false));
         let (t, cut) = truncate("a very long label indeed", 10);
         assert!(cut);
         assert_eq!(t.chars().count(), 10);
@@ -1866,11 +1651,7 @@ mod tests {
         assert_eq!(sanitize_id("latency-p95"), "latency-p95");
         assert_eq!(sanitize_id("a b\"<c>"), "a-b--c-");
         assert_eq!(sanitize_id("  "), "chart");
-        let svg = bar_chart(
-            &ChartOpts::new("my chart", "T", ""),
-            &labels(2),
-            &[1.0, 2.0],
-        );
+        let svg = bar_chart(&ChartOpts::new("my chart", "T", ""), &labels(2), &[1.0, 2.0]);
         check_chart(&svg, "my-chart");
     }
 
@@ -1884,9 +1665,7 @@ mod tests {
 
     #[test]
     fn nice_scale_properties() {
-        let mut maxes = vec![
-            0.0, 0.001, 0.02, 0.03, 0.031, 0.5, 1.0, 3.0, 7.0, 9.99, 10.0, 11.0,
-        ];
+        let mut maxes = vec![0.0, 0.001, 0.02, 0.03, 0.031, 0.5, 1.0, 3.0, 7.0, 9.99, 10.0, 11.0];
         let mut m = 0.0137;
         while m < 1e18 {
             maxes.push(m);
@@ -1896,18 +1675,10 @@ mod tests {
         for max in maxes {
             let s = nice_scale(max);
             let ticks = s.ticks();
-            assert!(
-                (4..=6).contains(&ticks.len()),
-                "max {max}: {} ticks",
-                ticks.len()
-            );
+            assert!((4..=6).contains(&ticks.len()), "max {max}: {} ticks", ticks.len());
             assert!(is_nice(s.step), "max {max}: step {} not nice", s.step);
             assert!(s.step >= MIN_STEP - 1e-12);
-            assert!(
-                s.top() >= clean(max) * (1.0 - 1e-9),
-                "max {max}: top {}",
-                s.top()
-            );
+            assert!(s.top() >= clean(max) * (1.0 - 1e-9), "max {max}: top {}", s.top());
             let labels: Vec<String> = ticks.iter().map(|&t| format_compact(t)).collect();
             let mut dedup = labels.clone();
             dedup.dedup();
@@ -1960,10 +1731,7 @@ mod tests {
                 for &(i, cx) in &shown {
                     let half = widths[i] / 2.0;
                     assert!(cx - half >= 0.0 && cx + half <= width + 1e-9);
-                    assert!(
-                        cx - half >= prev_right + LABEL_GAP - 1e-9,
-                        "overlap n={n} w={width}"
-                    );
+                    assert!(cx - half >= prev_right + LABEL_GAP - 1e-9, "overlap n={n} w={width}");
                     if let Some(p) = prev_i {
                         assert!(i > p);
                     }
@@ -1983,10 +1751,7 @@ mod tests {
         ticks.sort_by(|a, b| a.0.total_cmp(&b.0));
         for pair in ticks.windows(2) {
             let (a, b) = (pair[0], pair[1]);
-            assert!(
-                a.0 + a.1 / 2.0 + LABEL_GAP <= b.0 - b.1 / 2.0 + 0.02,
-                "overlap {a:?} {b:?}"
-            );
+            assert!(a.0 + a.1 / 2.0 + LABEL_GAP <= b.0 - b.1 / 2.0 + 0.02, "overlap {a:?} {b:?}");
         }
         for (x, w) in ticks {
             assert!(x - w / 2.0 >= -0.01 && x + w / 2.0 <= width + 0.01);
@@ -1996,18 +1761,10 @@ mod tests {
     #[test]
     fn bar_chart_thins_90_day_labels() {
         let values: Vec<f64> = (0..90).map(|i| f64::from(i) * 3.5).collect();
-        let svg = bar_chart(
-            &ChartOpts::new("daily", "Daily requests", "req"),
-            &labels(90),
-            &values,
-        );
+        let svg = bar_chart(&ChartOpts::new("daily", "Daily requests", "req"), &labels(90), &values);
         let root = check_chart(&svg, "daily");
         let shown = tick_labels(&root, "chart-tick-x");
-        assert!(
-            shown.len() > 3 && shown.len() < 90,
-            "{} labels",
-            shown.len()
-        );
+        assert!(shown.len() > 3 && shown.len() < 90, "{} labels", shown.len());
         assert_eq!(shown.first().map(String::as_str), Some("2026-11-01"));
         assert_x_labels_disjoint(&root, 640.0);
         // But every bar still has its full tooltip.
@@ -2042,10 +1799,7 @@ mod tests {
         for b in &bars {
             assert!((num_attr(b, "y") + num_attr(b, "height") - base).abs() < 0.02);
         }
-        assert_eq!(
-            tick_labels(&root, "chart-tick-y"),
-            ["0", "500", "1k", "1.5k"]
-        );
+        assert_eq!(tick_labels(&root, "chart-tick-y"), ["0", "500", "1k", "1.5k"]);
         assert_eq!(root.find_all(|n| n.has_class("chart-grid")).len(), 3);
         assert_eq!(root.find_all(|n| n.has_class("chart-axis")).len(), 2);
         let unit = root.find_all(|n| n.has_class("chart-axis-label"));
@@ -2066,10 +1820,7 @@ mod tests {
         let svg = bar_chart(&opts, &labels(3), &[1.0, 2.0, 3.0]);
         let root = check_chart(&svg, "c");
         assert_eq!(root.attr("viewBox"), Some("0 0 900 300"));
-        assert!(
-            root.find_all(|n| n.has_class("chart-axis-label"))
-                .is_empty()
-        );
+        assert!(root.find_all(|n| n.has_class("chart-axis-label")).is_empty());
         // Absurd sizes are clamped rather than producing a broken layout.
         let opts = ChartOpts::new("t", "Tiny", "ms").with_size(1, 1);
         let root = check_chart(&bar_chart(&opts, &labels(40), &[5.0; 40]), "t");
@@ -2087,16 +1838,8 @@ mod tests {
         let labels = vec![nasty.to_string()];
         for svg in [
             bar_chart(&opts, &labels, &[1.0]),
-            stacked_bar_chart(
-                &opts,
-                &labels,
-                &[Series::new(nasty, vec![1.0]), Series::new("b", vec![2.0])],
-            ),
-            line_chart(
-                &opts,
-                &labels,
-                &[Series::new(nasty, vec![1.0]), Series::new("b", vec![2.0])],
-            ),
+            stacked_bar_chart(&opts, &labels, &[Series::new(nasty, vec![1.0]), Series::new("b", vec![2.0])]),
+            line_chart(&opts, &labels, &[Series::new(nasty, vec![1.0]), Series::new("b", vec![2.0])]),
             bar_chart(&opts, &labels, &[]),
         ] {
             assert!(!svg.contains("<script"));
@@ -2107,11 +1850,7 @@ mod tests {
         let svg = sparkline("s", nasty, &[1.0, 2.0], 100, 20);
         assert!(!svg.contains("<script"));
         check_chart(&svg, "s");
-        let days = vec![UptimeDay {
-            label: nasty.into(),
-            state: UptimeState::Major,
-            detail: "a & b".into(),
-        }];
+        let days = vec![UptimeDay { label: nasty.into(), state: UptimeState::Major, detail: "a & b".into() }];
         let svg = uptime_strip("u", nasty, &days);
         let root = check_chart(&svg, "u");
         let bar = root.find_all(|n| n.has_class("uptime-bar"))[0];
@@ -2127,11 +1866,7 @@ mod tests {
             stacked_bar_chart(&opts, &labels(3), &[]),
             stacked_bar_chart(&opts, &labels(3), &[Series::new("a", vec![])]),
             line_chart(&opts, &[], &[]),
-            line_chart(
-                &opts,
-                &labels(3),
-                &[Series::new("a", vec![]), Series::new("b", vec![])],
-            ),
+            line_chart(&opts, &labels(3), &[Series::new("a", vec![]), Series::new("b", vec![])]),
         ];
         for svg in &svgs {
             let root = check_chart(svg, "x");
@@ -2143,20 +1878,11 @@ mod tests {
         }
         let svg = sparkline("sp", "Latency", &[], 100, 20);
         let root = check_chart(&svg, "sp");
-        assert_eq!(
-            root.find_all(|n| n.has_class("chart-empty"))[0].text,
-            NO_DATA
-        );
-        assert_eq!(
-            root.attr("aria-label"),
-            Some("Latency: No data for this period")
-        );
+        assert_eq!(root.find_all(|n| n.has_class("chart-empty"))[0].text, NO_DATA);
+        assert_eq!(root.attr("aria-label"), Some("Latency: No data for this period"));
         let svg = uptime_strip("up", "API", &[]);
         let root = check_chart(&svg, "up");
-        assert_eq!(
-            root.find_all(|n| n.has_class("chart-empty"))[0].text,
-            NO_DATA
-        );
+        assert_eq!(root.find_all(|n| n.has_class("chart-empty"))[0].text, NO_DATA);
     }
 
     #[test]
@@ -2167,10 +1893,7 @@ mod tests {
         let bars = root.find_all(|n| n.has_class("chart-bar"));
         assert_eq!(bars.len(), 5);
         assert!(bars.iter().all(|b| num_attr(b, "height") == 0.0));
-        assert_eq!(
-            tick_labels(&root, "chart-tick-y"),
-            ["0", "0.2", "0.4", "0.6", "0.8", "1"]
-        );
+        assert_eq!(tick_labels(&root, "chart-tick-y"), ["0", "0.2", "0.4", "0.6", "0.8", "1"]);
         assert!(root.children[1].text.contains("All values are 0 errors"));
         let svg = line_chart(&opts, &labels(5), &[Series::new("e", vec![0.0; 5])]);
         check_chart(&svg, "z");
@@ -2184,11 +1907,7 @@ mod tests {
     #[test]
     fn negative_and_non_finite_values_clamped() {
         let opts = ChartOpts::new("n", "Weird", "");
-        let svg = bar_chart(
-            &opts,
-            &labels(5),
-            &[-5.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 10.0],
-        );
+        let svg = bar_chart(&opts, &labels(5), &[-5.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 10.0]);
         let root = check_chart(&svg, "n");
         let bars = root.find_all(|n| n.has_class("chart-bar"));
         for b in &bars[..4] {
@@ -2196,17 +1915,8 @@ mod tests {
         }
         assert!(num_attr(bars[4], "height") > 0.0);
         assert_eq!(bars[0].child_title(), Some("2026-11-01: 0"));
-        assert_eq!(
-            tick_labels(&root, "chart-tick-y")
-                .last()
-                .map(String::as_str),
-            Some("10")
-        );
-        let svg = line_chart(
-            &opts,
-            &labels(3),
-            &[Series::new("a", vec![-1.0, f64::NAN, 2.0])],
-        );
+        assert_eq!(tick_labels(&root, "chart-tick-y").last().map(String::as_str), Some("10"));
+        let svg = line_chart(&opts, &labels(3), &[Series::new("a", vec![-1.0, f64::NAN, 2.0])]);
         check_chart(&svg, "n");
         let svg = sparkline("n", "s", &[-1.0, f64::NAN, 2.0], 80, 16);
         check_chart(&svg, "n");
@@ -2217,10 +1927,7 @@ mod tests {
         let opts = ChartOpts::new("big", "Bytes", "B");
         let svg = bar_chart(&opts, &labels(3), &[3_400_000.0, 1_200_000.0, 50.0]);
         let root = check_chart(&svg, "big");
-        assert_eq!(
-            tick_labels(&root, "chart-tick-y"),
-            ["0", "1M", "2M", "3M", "4M"]
-        );
+        assert_eq!(tick_labels(&root, "chart-tick-y"), ["0", "1M", "2M", "3M", "4M"]);
         assert_eq!(
             root.find_all(|n| n.has_class("chart-bar"))[0].child_title(),
             Some("2026-11-01: 3,400,000 B")
@@ -2228,11 +1935,8 @@ mod tests {
         for v in [1e15, 1e300, f64::MAX] {
             let svg = bar_chart(&opts, &labels(2), &[v, v / 3.0]);
             let root = check_chart(&svg, "big");
-            let h: Vec<f64> = root
-                .find_all(|n| n.has_class("chart-bar"))
-                .iter()
-                .map(|b| num_attr(b, "height"))
-                .collect();
+            let h: Vec<f64> =
+                root.find_all(|n| n.has_class("chart-bar")).iter().map(|b| num_attr(b, "height")).collect();
             if v < MAX_VALUE * 3.0 {
                 assert!(h[0] > h[1] && h[1] > 0.0, "{v}: {h:?}");
             } else {
@@ -2254,16 +1958,10 @@ mod tests {
         let opts = ChartOpts::new("f", "Ratio", "");
         let svg = bar_chart(&opts, &labels(3), &[0.001, 0.004, 0.002]);
         let root = check_chart(&svg, "f");
-        assert_eq!(
-            tick_labels(&root, "chart-tick-y"),
-            ["0", "0.01", "0.02", "0.03"]
-        );
+        assert_eq!(tick_labels(&root, "chart-tick-y"), ["0", "0.01", "0.02", "0.03"]);
         let svg = bar_chart(&opts, &labels(3), &[0.25, 0.5, 0.75]);
         let root = check_chart(&svg, "f");
-        assert_eq!(
-            tick_labels(&root, "chart-tick-y"),
-            ["0", "0.2", "0.4", "0.6", "0.8"]
-        );
+        assert_eq!(tick_labels(&root, "chart-tick-y"), ["0", "0.2", "0.4", "0.6", "0.8"]);
     }
 
     #[test]
@@ -2322,16 +2020,10 @@ mod tests {
         assert_eq!(root.attr("data-chart"), Some("stacked-bar"));
         let segs = root.find_all(|n| n.has_class("chart-segment"));
         assert_eq!(segs.len(), 5, "zero segments are skipped");
-        assert_eq!(
-            segs[0].child_title(),
-            Some("Minor · 2026-11-01: 1 incidents (total 5 incidents)")
-        );
+        assert_eq!(segs[0].child_title(), Some("Minor · 2026-11-01: 1 incidents (total 5 incidents)"));
         assert!(segs[1].has_class("chart-series-1"));
         assert!(segs[2].has_class("chart-series-2"));
-        assert_eq!(
-            segs[2].child_title(),
-            Some("Series 3 · 2026-11-01: 1 incidents (total 5 incidents)")
-        );
+        assert_eq!(segs[2].child_title(), Some("Series 3 · 2026-11-01: 1 incidents (total 5 incidents)"));
         // Segments of the first stack are contiguous, bottom-up.
         let bottom0 = num_attr(segs[0], "y") + num_attr(segs[0], "height");
         let top0 = num_attr(segs[0], "y");
@@ -2344,29 +2036,19 @@ mod tests {
         let legend_labels = tick_labels(&root, "chart-legend-label");
         assert_eq!(legend_labels, ["Minor", "Major", "Series 3"]);
         // The legend sits between the title and the plot.
-        let top_tick = root
-            .find_all(|n| n.has_class("chart-grid"))
-            .last()
-            .map(|n| num_attr(n, "y1"));
+        let top_tick = root.find_all(|n| n.has_class("chart-grid")).last().map(|n| num_attr(n, "y1"));
         assert!(top_tick.is_some_and(|y| y > num_attr(swatches[0], "y") + SWATCH));
         let desc = &root.children[1].text;
         assert!(desc.contains("3 periods"), "{desc}");
-        assert!(
-            desc.contains("Highest total: 2026-11-01 (5 incidents)"),
-            "{desc}"
-        );
-        assert!(
-            desc.contains("Minor 3 incidents, Major 4 incidents"),
-            "{desc}"
-        );
+        assert!(desc.contains("Highest total: 2026-11-01 (5 incidents)"), "{desc}");
+        assert!(desc.contains("Minor 3 incidents, Major 4 incidents"), "{desc}");
     }
 
     #[test]
     fn legend_overflow_collapses_to_more() {
         let opts = ChartOpts::new("many", "Many", "");
-        let series: Vec<Series> = (0..40)
-            .map(|i| Series::new(&format!("Customer account number {i}"), vec![1.0, 2.0]))
-            .collect();
+        let series: Vec<Series> =
+            (0..40).map(|i| Series::new(&format!("Customer account number {i}"), vec![1.0, 2.0])).collect();
         let svg = stacked_bar_chart(&opts, &labels(2), &series);
         let root = check_chart(&svg, "many");
         let items = root.find_all(|n| n.has_class("chart-legend-swatch"));
@@ -2385,15 +2067,8 @@ mod tests {
         }
         // Legend items with truncated names carry the full name.
         let legend = legend_layout(&["x".repeat(100)], 640.0);
-        assert_eq!(
-            legend.items[0].full.as_deref(),
-            Some("x".repeat(100).as_str())
-        );
-        let svg = stacked_bar_chart(
-            &opts,
-            &labels(1),
-            &[Series::new(&"y".repeat(80), vec![1.0])],
-        );
+        assert_eq!(legend.items[0].full.as_deref(), Some("x".repeat(100).as_str()));
+        let svg = stacked_bar_chart(&opts, &labels(1), &[Series::new(&"y".repeat(80), vec![1.0])]);
         check_chart(&svg, "many");
         // Narrow charts too.
         let opts = opts.with_size(160, 140);
@@ -2408,25 +2083,15 @@ mod tests {
     #[test]
     fn line_chart_single_series_has_no_legend() {
         let opts = ChartOpts::new("ln", "Latency", "ms");
-        let svg = line_chart(
-            &opts,
-            &labels(4),
-            &[Series::new("p95", vec![10.0, 20.0, 15.0, 30.0])],
-        );
+        let svg = line_chart(&opts, &labels(4), &[Series::new("p95", vec![10.0, 20.0, 15.0, 30.0])]);
         let root = check_chart(&svg, "ln");
         assert_eq!(root.attr("data-chart"), Some("line"));
         assert!(root.find_all(|n| n.has_class("chart-legend")).is_empty());
         let lines = root.find_all(|n| n.name == "polyline");
         assert_eq!(lines.len(), 1);
         assert!(lines[0].has_class("chart-line") && lines[0].has_class("chart-series-0"));
-        assert_eq!(
-            lines[0].attr("points").map(|p| p.split(' ').count()),
-            Some(4)
-        );
-        assert_eq!(
-            lines[0].child_title(),
-            Some("p95: min 10 ms, max 30 ms, latest 30 ms")
-        );
+        assert_eq!(lines[0].attr("points").map(|p| p.split(' ').count()), Some(4));
+        assert_eq!(lines[0].child_title(), Some("p95: min 10 ms, max 30 ms, latest 30 ms"));
         let pts = root.find_all(|n| n.has_class("chart-point"));
         assert_eq!(pts.len(), 4);
         assert_eq!(pts[1].child_title(), Some("2026-11-02: 20 ms"));
@@ -2451,10 +2116,7 @@ mod tests {
         ];
         let svg = line_chart(&opts, &labels(3), &series);
         let root = check_chart(&svg, "ml");
-        assert_eq!(
-            tick_labels(&root, "chart-legend-label"),
-            ["p50", "p95", "p99"]
-        );
+        assert_eq!(tick_labels(&root, "chart-legend-label"), ["p50", "p95", "p99"]);
         assert_eq!(root.find_all(|n| n.name == "polyline").len(), 2);
         let pts = root.find_all(|n| n.has_class("chart-point"));
         assert_eq!(pts.len(), 6);
@@ -2462,10 +2124,7 @@ mod tests {
         assert!(pts[5].has_class("chart-series-2"));
         let desc = &root.children[1].text;
         assert!(desc.contains("3 series over 3 points"), "{desc}");
-        assert!(
-            desc.contains("p99: min 40 ms, max 40 ms, latest 40 ms."),
-            "{desc}"
-        );
+        assert!(desc.contains("p99: min 40 ms, max 40 ms, latest 40 ms."), "{desc}");
     }
 
     #[test]
@@ -2489,10 +2148,7 @@ mod tests {
         assert_eq!(root.attr("width"), Some("120"));
         assert_eq!(root.attr("height"), Some("24"));
         assert!(root.attr("aria-labelledby").is_none());
-        assert_eq!(
-            root.attr("aria-label"),
-            Some("Requests: 4 values, latest 9, min 1, max 9")
-        );
+        assert_eq!(root.attr("aria-label"), Some("Requests: 4 values, latest 9, min 1, max 9"));
         for class in ["chart-axis", "chart-grid", "chart-tick", "chart-title"] {
             assert!(root.find_all(|n| n.has_class(class)).is_empty(), "{class}");
         }
@@ -2507,10 +2163,7 @@ mod tests {
             })
             .collect();
         assert_eq!(pts.len(), 4);
-        assert!(
-            pts.iter()
-                .all(|&(x, y)| (0.0..=120.0).contains(&x) && (0.0..=24.0).contains(&y))
-        );
+        assert!(pts.iter().all(|&(x, y)| (0.0..=120.0).contains(&x) && (0.0..=24.0).contains(&y)));
         assert_eq!(pts[0].1, 22.0, "minimum at the bottom");
         assert_eq!(pts[3].1, 2.0, "maximum at the top");
         let dot = root.find_all(|n| n.has_class("chart-point"));
@@ -2524,10 +2177,7 @@ mod tests {
         assert!(root.find_all(|n| n.name == "polyline").is_empty());
         assert_eq!(root.find_all(|n| n.has_class("chart-point")).len(), 1);
         let root = check_chart(&sparkline("flat", "", &[5.0, 5.0, 5.0], 50, 10), "flat");
-        assert!(
-            root.attr("aria-label")
-                .is_some_and(|l| l.starts_with("Trend:"))
-        );
+        assert!(root.attr("aria-label").is_some_and(|l| l.starts_with("Trend:")));
         check_chart(&sparkline("tiny", "t", &[1.0, 2.0], 0, 0), "tiny");
     }
 
@@ -2545,11 +2195,7 @@ mod tests {
                     14 => UptimeState::NoData,
                     _ => UptimeState::Operational,
                 },
-                detail: if i == 0 {
-                    String::new()
-                } else {
-                    format!("99.{i:02}% uptime · 1 incident")
-                },
+                detail: if i == 0 { String::new() } else { format!("99.{i:02}% uptime · 1 incident") },
             })
             .collect()
     }
@@ -2573,18 +2219,12 @@ mod tests {
         let gap = num_attr(bars[1], "x") - (num_attr(bars[0], "x") + num_attr(bars[0], "width"));
         assert!((1.0..=2.0).contains(&gap));
         assert_eq!(bars[0].child_title(), Some("2026-09-01: Operational"));
-        assert_eq!(
-            bars[1].child_title(),
-            Some("2026-09-02: 99.01% uptime · 1 incident")
-        );
+        assert_eq!(bars[1].child_title(), Some("2026-09-02: 99.01% uptime · 1 incident"));
         for state in UptimeState::ALL {
             assert!(svg.contains(state.css_class()), "{state:?}");
         }
         let desc = &root.children[1].text;
-        assert!(
-            desc.starts_with("API uptime: 90 days from 2026-09-01 to 2026-11-30:"),
-            "{desc}"
-        );
+        assert!(desc.starts_with("API uptime: 90 days from 2026-09-01 to 2026-11-30:"), "{desc}");
         assert!(desc.contains("6 major outage"), "{desc}");
     }
 
@@ -2599,10 +2239,7 @@ mod tests {
     #[test]
     fn no_style_attributes_anywhere() {
         let opts = ChartOpts::new("all", "All", "ms");
-        let s = vec![
-            Series::new("a", vec![1.0, 2.0]),
-            Series::new("b", vec![3.0, 4.0]),
-        ];
+        let s = vec![Series::new("a", vec![1.0, 2.0]), Series::new("b", vec![3.0, 4.0])];
         let all = [
             bar_chart(&opts, &labels(2), &[1.0, 2.0]),
             stacked_bar_chart(&opts, &labels(2), &s),
@@ -2612,10 +2249,7 @@ mod tests {
         ];
         for svg in &all {
             assert!(!svg.contains("style"), "{svg}");
-            assert!(
-                !svg.contains(" fill=\"#") && !svg.contains(" stroke=\""),
-                "{svg}"
-            );
+            assert!(!svg.contains(" fill=\"#") && !svg.contains(" stroke=\""), "{svg}");
             let root = check_chart(svg, "all");
             assert!(!marks(&root).is_empty());
         }
@@ -2625,10 +2259,7 @@ mod tests {
     fn chart_opts_defaults() {
         let o = ChartOpts::new("id", "Title", "ms");
         assert_eq!((o.width, o.height), (640, 240));
-        assert_eq!(
-            (o.id.as_str(), o.title.as_str(), o.unit.as_str()),
-            ("id", "Title", "ms")
-        );
+        assert_eq!((o.id.as_str(), o.title.as_str(), o.unit.as_str()), ("id", "Title", "ms"));
         let o = o.with_size(300, 200);
         assert_eq!((o.width, o.height), (300, 200));
     }

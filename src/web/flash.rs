@@ -17,9 +17,7 @@ pub const COOKIE: &str = "keel_flash";
 pub struct FlashConsumed;
 
 fn key(req: &HttpRequest) -> Vec<u8> {
-    req.app_data::<web::Data<AppState>>()
-        .map(|s| s.config().secret_key.clone())
-        .unwrap_or_default()
+    req.app_data::<web::Data<AppState>>().map(|s| s.config().secret_key.clone()).unwrap_or_default()
 }
 
 /// Reads (and marks consumed) the flash messages of this request.
@@ -27,7 +25,9 @@ pub fn read(req: &HttpRequest) -> Vec<Flash> {
     let Some(c) = req.cookie(COOKIE) else { return Vec::new() };
     let Some((payload, mac)) = c.value().split_once('.') else { return Vec::new() };
     let key = key(req);
-    if key.is_empty() || !token::constant_time_eq(token::hmac_hex(&key, payload.as_bytes()).as_bytes(), mac.as_bytes()) {
+    if key.is_empty()
+        || !token::constant_time_eq(token::hmac_hex(&key, payload.as_bytes()).as_bytes(), mac.as_bytes())
+    {
         return Vec::new();
     }
     let Ok(json) = B64.decode(payload) else { return Vec::new() };
@@ -36,15 +36,17 @@ pub fn read(req: &HttpRequest) -> Vec<Flash> {
 }
 
 /// Adds a flash cookie to a redirect response.
-pub fn with_flash(req: &HttpRequest, mut resp: HttpResponse, kind: &str, message: impl Into<String>) -> HttpResponse {
+pub fn with_flash(
+    req: &HttpRequest,
+    mut resp: HttpResponse,
+    kind: &str,
+    message: impl Into<String>,
+) -> HttpResponse {
     let flashes = vec![Flash { kind: kind.to_string(), message: message.into() }];
     let json = serde_json::to_vec(&flashes).unwrap_or_default();
     let payload = B64.encode(json);
     let mac = token::hmac_hex(&key(req), payload.as_bytes());
-    let secure = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.config().is_https())
-        .unwrap_or(false);
+    let secure = req.app_data::<web::Data<AppState>>().map(|s| s.config().is_https()).unwrap_or(false);
     let cookie = Cookie::build(COOKIE, format!("{payload}.{mac}"))
         .path("/")
         .http_only(true)

@@ -54,7 +54,13 @@ pub fn required_text(errs: &mut FormErrors, field: &str, label: &str, raw: &str,
 }
 
 /// A trimmed optional text of at most `max` characters (None when blank).
-pub fn optional_text(errs: &mut FormErrors, field: &str, label: &str, raw: &str, max: usize) -> Option<String> {
+pub fn optional_text(
+    errs: &mut FormErrors,
+    field: &str,
+    label: &str,
+    raw: &str,
+    max: usize,
+) -> Option<String> {
     let v = raw.trim();
     if v.is_empty() {
         return None;
@@ -96,7 +102,14 @@ pub fn is_email(v: &str) -> bool {
 }
 
 /// A whole number within `min..=max`.
-pub fn integer(errs: &mut FormErrors, field: &str, label: &str, raw: &str, min: i64, max: i64) -> Option<i64> {
+pub fn integer(
+    errs: &mut FormErrors,
+    field: &str,
+    label: &str,
+    raw: &str,
+    min: i64,
+    max: i64,
+) -> Option<i64> {
     let v = raw.trim().replace(',', "");
     if v.is_empty() {
         errs.add(field, format!("Enter {label}."));

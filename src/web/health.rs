@@ -14,9 +14,7 @@ pub async fn healthz() -> HttpResponse {
 /// `GET /readyz`: 200 with the backend and migration count, or 503 with the reason.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.config().backend.name();
-    let result = state
-        .db(|conn| crate::db::migration_status(conn).map_err(Into::into))
-        .await;
+    let result = state.db(|conn| crate::db::migration_status(conn).map_err(Into::into)).await;
     match result {
         Ok((applied, false)) => {
             HttpResponse::Ok().json(json!({"status": "ok", "database": backend, "migrations": applied}))

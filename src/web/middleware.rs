@@ -25,7 +25,8 @@ pub struct RequestId(pub String);
 pub struct AlreadyRendered;
 
 fn well_formed_request_id(s: &str) -> bool {
-    (8..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    (8..=64).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// Outermost middleware: assigns the request id, echoes it in `X-Request-Id`, logs one JSON line.
@@ -60,10 +61,7 @@ pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let https = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.config().is_https())
-        .unwrap_or(false);
+    let https = req.app_data::<web::Data<AppState>>().map(|s| s.config().is_https()).unwrap_or(false);
     let mut res = next.call(req).await?;
     let consumed = res.request().extensions().get::<FlashConsumed>().is_some();
     if consumed && res.status().is_success() {
@@ -148,12 +146,7 @@ pub async fn render_errors(
     let Some(err) = res.response().error() else {
         return Ok(res);
     };
-    let request_id = res
-        .request()
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+    let request_id = res.request().extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let (code, message, fields) = match err.as_error::<AppError>() {
         Some(app) => {
             if app.should_log() {
@@ -178,8 +171,21 @@ pub async fn render_errors(
     };
     let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
     let is_api = res.request().path().starts_with("/api/");
+    if status == StatusCode::UNAUTHORIZED && !is_api {
+        // Pages that need a session send the visitor to sign in, then back here.
+        let uri = res.request().uri();
+        let back = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let target = if res.request().method() == actix_web::http::Method::GET {
+            format!("/login?{}", serde_urlencoded::to_string([("next", back)]).unwrap_or_default())
+        } else {
+            "/login".to_string()
+        };
+        let resp = HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
+        return Ok(res.into_response(resp));
+    }
     let mut resp = if is_api {
-        let mut body = serde_json::json!({"error": {"code": code, "message": message, "request_id": request_id}});
+        let mut body =
+            serde_json::json!({"error": {"code": code, "message": message, "request_id": request_id}});
         if !fields.is_empty() {
             body["error"]["fields"] = serde_json::to_value(&fields).unwrap_or_default();
         }
@@ -195,7 +201,9 @@ pub async fn render_errors(
             Ok(html) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html),
             Err(e) => {
                 tracing::error!(request_id = %request_id, error = %e, "error page failed to render");
-                HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(generic_message(status))
+                HttpResponse::build(status)
+                    .content_type("text/plain; charset=utf-8")
+                    .body(generic_message(status))
             }
         }
     };

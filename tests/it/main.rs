@@ -1,1 +1,10 @@
+//! Integration tests: the real app on both backends (see `harness.rs`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod harness;
+
+mod auth;
+mod jobs;
+mod migrations;
+mod outbox;
+mod web;
