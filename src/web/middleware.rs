@@ -191,6 +191,10 @@ pub async fn render_errors(
         }
         HttpResponse::build(status).json(body)
     } else {
+        if status.is_client_error() {
+            // Show the signed-in user's layout (name, navigation) on 4xx pages too.
+            let _ = crate::auth::extract::load_principal(res.request()).await;
+        }
         let page = ErrorPage {
             ctx: PageCtx::new(res.request(), heading_for(status)),
             status: status.as_u16(),

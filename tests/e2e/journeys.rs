@@ -1,0 +1,74 @@
+//! Journeys through the real UI.
+
+use fantoccini::Locator;
+
+use crate::Browser;
+
+#[tokio::test]
+async fn layout_navigation_and_error_page() {
+    let Some(b) = Browser::start().await else { return };
+    // The sign-in page renders in the shared layout with the stylesheet applied.
+    b.goto("/").await;
+    assert_eq!(b.path().await, "/login");
+    assert_eq!(b.text("h1").await, "Sign in to Keel");
+    assert_eq!(b.client.title().await.unwrap(), "Sign in · Keel");
+    let font = b
+        .client
+        .execute("return getComputedStyle(document.body).fontFamily", vec![])
+        .await
+        .unwrap();
+    assert!(font.as_str().unwrap_or("").contains("system-ui"), "stylesheet applied: {font}");
+
+    // A wrong password is answered beside the field, with the email kept.
+    b.client.find(Locator::Id("field-email")).await.unwrap().send_keys("avery.chen@keel-vendor.example").await.unwrap();
+    b.client.find(Locator::Id("field-password")).await.unwrap().send_keys("wrong password 123").await.unwrap();
+    b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+    assert!(b.text("#field-password-error").await.contains("don't match an account"));
+    let kept = b.client.find(Locator::Id("field-email")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("avery.chen@keel-vendor.example"));
+
+    // Sign in as the platform admin and move around with the navigation.
+    b.sign_in("Platform admin").await;
+    b.wait_path("/admin").await;
+    assert_eq!(b.text("main h1").await, "Overview");
+    b.client.find(Locator::LinkText("Jobs")).await.unwrap().click().await.unwrap();
+    assert_eq!(b.text("main h1").await, "Background jobs");
+    assert_eq!(b.text("nav.sectionnav a[aria-current=page]").await, "Jobs");
+    b.client.find(Locator::Css("ul.tabs a[href='/admin/jobs?status=dead']")).await.unwrap().click().await.unwrap();
+    let body = b.text("main").await;
+    assert!(body.contains("mailbox unavailable"), "the demo's dead job and its error are shown");
+
+    // Retry the dead job: the confirm dialog names it; accept it.
+    b.client.find(Locator::Css("form[action$='/retry'] button")).await.unwrap().click().await.unwrap();
+    b.client.accept_alert().await.unwrap();
+    assert!(b.text(".flash").await.contains("is queued to run again"));
+
+    b.client.find(Locator::LinkText("Emails")).await.unwrap().click().await.unwrap();
+    assert_eq!(b.text("main h1").await, "Email outbox");
+
+    // An unknown address gets the styled error page inside the layout.
+    b.goto("/no/such/page").await;
+    assert_eq!(b.text("main h1").await, "Page not found");
+    assert!(b.text("footer").await.contains("Request ID"));
+
+    // Sign out: back on the sign-in page with a message; admin pages need signing in again.
+    b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    b.wait_path("/login").await;
+    assert!(b.text(".flash").await.contains("You have signed out"));
+    b.goto("/admin/jobs").await;
+    assert_eq!(b.path().await, "/login?next=%2Fadmin%2Fjobs");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn tenant_roles_see_only_their_pages() {
+    let Some(b) = Browser::start().await else { return };
+    b.sign_in("District admin").await;
+    b.wait_path("/account").await;
+    assert!(b.text("main").await.contains("Lincoln Public Schools"));
+    let nav = b.text("nav.sectionnav").await;
+    assert!(!nav.contains("Jobs") && !nav.contains("Emails"), "internal sections hidden: {nav}");
+    b.goto("/admin/jobs").await;
+    assert_eq!(b.text("main h1").await, "Page not found");
+    b.close().await;
+}
