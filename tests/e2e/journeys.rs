@@ -12,16 +12,24 @@ async fn layout_navigation_and_error_page() {
     assert_eq!(b.path().await, "/login");
     assert_eq!(b.text("h1").await, "Sign in to Keel");
     assert_eq!(b.client.title().await.unwrap(), "Sign in · Keel");
-    let font = b
-        .client
-        .execute("return getComputedStyle(document.body).fontFamily", vec![])
-        .await
-        .unwrap();
+    let font = b.client.execute("return getComputedStyle(document.body).fontFamily", vec![]).await.unwrap();
     assert!(font.as_str().unwrap_or("").contains("system-ui"), "stylesheet applied: {font}");
 
     // A wrong password is answered beside the field, with the email kept.
-    b.client.find(Locator::Id("field-email")).await.unwrap().send_keys("avery.chen@keel-vendor.example").await.unwrap();
-    b.client.find(Locator::Id("field-password")).await.unwrap().send_keys("wrong password 123").await.unwrap();
+    b.client
+        .find(Locator::Id("field-email"))
+        .await
+        .unwrap()
+        .send_keys("avery.chen@keel-vendor.example")
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Id("field-password"))
+        .await
+        .unwrap()
+        .send_keys("wrong password 123")
+        .await
+        .unwrap();
     b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
     assert!(b.text("#field-password-error").await.contains("don't match an account"));
     let kept = b.client.find(Locator::Id("field-email")).await.unwrap().prop("value").await.unwrap();
@@ -34,7 +42,13 @@ async fn layout_navigation_and_error_page() {
     b.client.find(Locator::LinkText("Jobs")).await.unwrap().click().await.unwrap();
     assert_eq!(b.text("main h1").await, "Background jobs");
     assert_eq!(b.text("nav.sectionnav a[aria-current=page]").await, "Jobs");
-    b.client.find(Locator::Css("ul.tabs a[href='/admin/jobs?status=dead']")).await.unwrap().click().await.unwrap();
+    b.client
+        .find(Locator::Css("ul.tabs a[href='/admin/jobs?status=dead']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let body = b.text("main").await;
     assert!(body.contains("mailbox unavailable"), "the demo's dead job and its error are shown");
 

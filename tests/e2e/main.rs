@@ -88,7 +88,8 @@ impl Browser {
         let drv = Guard(drv);
         wait_for_port(port, "keel");
         wait_for_port(dport, "chromedriver");
-        let creds = std::fs::read_to_string(dir.path().join("demo-credentials.txt")).expect("demo credentials");
+        let creds =
+            std::fs::read_to_string(dir.path().join("demo-credentials.txt")).expect("demo credentials");
         let logins = creds
             .lines()
             .skip(1)
@@ -116,7 +117,14 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{dport}"))
             .await
             .expect("webdriver session");
-        Some(Browser { client, base: format!("http://127.0.0.1:{port}"), logins, _keel: keel, _driver: drv, _dir: dir })
+        Some(Browser {
+            client,
+            base: format!("http://127.0.0.1:{port}"),
+            logins,
+            _keel: keel,
+            _driver: drv,
+            _dir: dir,
+        })
     }
 
     pub async fn goto(&self, path: &str) {
@@ -124,7 +132,13 @@ impl Browser {
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
     }
 
     pub async fn path(&self) -> String {
@@ -150,7 +164,8 @@ impl Browser {
 
     /// Password of the demo user with this role label.
     pub fn login_for(&self, role: &str) -> (String, String) {
-        let (_, e, p) = self.logins.iter().find(|(r, _, _)| r == role).unwrap_or_else(|| panic!("no demo {role}"));
+        let (_, e, p) =
+            self.logins.iter().find(|(r, _, _)| r == role).unwrap_or_else(|| panic!("no demo {role}"));
         (e.clone(), p.clone())
     }
 
