@@ -4,6 +4,7 @@
 //! mounted (the binary and the tests both call it). Each domain lives in one folder.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -188,6 +189,7 @@ pub fn build_app(
         .route("/favicon.ico", aweb::get().to(web::assets::favicon))
         .configure(auth::routes)
         .configure(admin::routes)
+        .configure(audit::routes)
         .configure(jobs::admin::routes)
         .configure(notify::admin::routes)
         .default_service(aweb::to(not_found))

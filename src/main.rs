@@ -63,6 +63,19 @@ enum Command {
     /// Demo data.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 1 naming the first bad sequence number.
+    Verify {
+        /// A checkpoint downloaded from /admin/audit/checkpoint: also detects a truncated tail.
+        #[arg(long)]
+        from_checkpoint: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +168,14 @@ fn main() -> ExitCode {
         Command::Demo(DemoCommand::Seed) => {
             init_logging(false);
             seed_demo(&cli.settings)
+        }
+        Command::Audit(AuditCommand::Verify { from_checkpoint }) => {
+            init_logging(false);
+            match audit_verify(&cli.settings, from_checkpoint.as_deref()) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(1),
+                Err(e) => Err(e),
+            }
         }
     };
     match result {
@@ -316,6 +337,36 @@ fn create_user(
     })?;
     println!("Created user #{id} {email} ({}).", role.label());
     Ok(())
+}
+
+fn audit_verify(settings: &Settings, checkpoint: Option<&std::path::Path>) -> anyhow::Result<bool> {
+    let cfg = Config::from_raw(raw_settings(settings, None, None))?;
+    let cp = match checkpoint {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("--from-checkpoint: cannot read {}: {e}", path.display()))?;
+            Some(serde_json::from_str::<keel::audit::chain::Checkpoint>(&text).map_err(|e| {
+                anyhow::anyhow!("--from-checkpoint: {} is not a Keel checkpoint: {e}", path.display())
+            })?)
+        }
+        None => None,
+    };
+    let pool = keel::db::build_pool(&cfg.database_url, 1)?;
+    let mut conn = pool.get()?;
+    keel::db::run_migrations(&mut conn)?;
+    match keel::audit::verify(&mut conn, cp.as_ref(), &cfg.secret_key).map_err(|e| anyhow::anyhow!("{e}"))? {
+        keel::audit::VerifyOutcome::Ok { count, last_seq, last_hash } => {
+            println!("Audit chain OK: {count} events, last #{last_seq} ({last_hash}).");
+            if let Some(cp) = cp {
+                println!("It contains the checkpoint of {} (event #{}).", cp.taken_at, cp.seq);
+            }
+            Ok(true)
+        }
+        keel::audit::VerifyOutcome::Broken(b) => {
+            println!("Audit chain BROKEN at event #{}: {}.", b.seq, b.reason);
+            Ok(false)
+        }
+    }
 }
 
 fn seed_demo(settings: &Settings) -> anyhow::Result<()> {

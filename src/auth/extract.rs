@@ -8,11 +8,12 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use super::roles::{Action, Role, allowed};
-use super::session::{self, Expired};
+use super::session;
 use super::store;
 use crate::AppState;
 use crate::db::now_micros;
 use crate::error::AppError;
+use crate::tenancy::scope::{Grant, Scope};
 use crate::web::layout::{UserView, Viewer};
 use crate::web::token;
 
@@ -48,6 +49,8 @@ pub struct Principal {
     pub session_id: i64,
     /// The session's CSRF token.
     pub csrf_token: String,
+    /// Which tenants it may see, with which roles.
+    pub scope: Scope,
 }
 
 impl Principal {
@@ -63,9 +66,14 @@ impl Principal {
         self.roles().into_iter().min()
     }
 
-    /// True when any role the principal holds allows `action`.
+    /// True when any role the principal holds allows `action` (somewhere, for tenant actions).
     pub fn can(&self, action: Action) -> bool {
         self.roles().into_iter().any(|r| allowed(r, action))
+    }
+
+    /// True for the vendor's staff.
+    pub fn is_internal(&self) -> bool {
+        self.platform_role.is_some()
     }
 
     /// `Ok` when allowed; otherwise 404 (pages the user may not use do not exist for them).
@@ -99,38 +107,55 @@ pub async fn load_principal(req: &HttpRequest) -> Result<Option<Principal>, AppE
         .db(move |c| {
             let r = session::load(c, &tok, now)?;
             match r {
-                Ok((s, u)) => {
+                Ok((s, u)) if s.stage == "full" => {
                     let ms = store::memberships_of(c, u.id)?;
-                    Ok(Ok((s, u, ms)))
+                    let districts: Vec<i64> = ms
+                        .iter()
+                        .filter(|m| m.tenant_kind == "district" && m.tenant_status == "active")
+                        .map(|m| m.membership.tenant_id)
+                        .collect();
+                    let schools = crate::tenancy::store::active_children_of(c, &districts)?;
+                    Ok(Some((s, u, ms, schools)))
                 }
-                Err(e) => Ok(Err(e)),
+                _ => Ok(None),
             }
         })
         .await?;
-    let (s, u, ms) = match loaded {
-        Ok(v) => v,
-        Err(Expired::Unknown) => return Ok(None),
-        Err(_) => return Ok(None),
-    };
+    let Some((s, u, ms, schools)) = loaded else { return Ok(None) };
+    let mut tenant_roles = Vec::new();
+    let mut grants = Vec::new();
+    for m in ms {
+        let Some(role) = Role::parse(&m.membership.role).filter(|r| !r.is_internal()) else { continue };
+        if m.tenant_status != "active" {
+            continue;
+        }
+        let tid = m.membership.tenant_id;
+        grants.push(Grant { tenant_id: tid, role, via_district: None });
+        if m.tenant_kind == "district" && role.is_district_role() {
+            for (school, parent) in &schools {
+                if *parent == tid {
+                    grants.push(Grant { tenant_id: *school, role, via_district: Some(tid) });
+                }
+            }
+        }
+        tenant_roles.push(TenantRole {
+            tenant_id: tid,
+            tenant_name: m.tenant_name,
+            tenant_kind: m.tenant_kind,
+            parent_id: m.parent_id,
+            role,
+        });
+    }
+    let platform_role = u.platform_role.as_deref().and_then(Role::parse).filter(|r| r.is_internal());
     let p = Principal {
         user_id: u.id,
         email: u.email,
         display_name: u.display_name,
-        platform_role: u.platform_role.as_deref().and_then(Role::parse).filter(|r| r.is_internal()),
-        tenant_roles: ms
-            .into_iter()
-            .filter_map(|m| {
-                Some(TenantRole {
-                    tenant_id: m.membership.tenant_id,
-                    tenant_name: m.tenant_name,
-                    tenant_kind: m.tenant_kind,
-                    parent_id: m.parent_id,
-                    role: Role::parse(&m.membership.role).filter(|r| !r.is_internal())?,
-                })
-            })
-            .collect(),
+        platform_role,
+        tenant_roles,
         session_id: s.id,
         csrf_token: s.csrf_token,
+        scope: Scope { internal: platform_role, grants },
     };
     req.extensions_mut().insert(Viewer {
         user: Some(p.view()),

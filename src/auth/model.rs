@@ -22,6 +22,8 @@ pub struct User {
     pub last_sign_in_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The last TOTP step accepted (a code is never accepted twice).
+    pub totp_last_step: Option<i64>,
 }
 
 /// Insert form of a user.
@@ -71,6 +73,10 @@ pub struct Session {
     pub last_seen_at: NaiveDateTime,
     pub ip: String,
     pub user_agent: String,
+    /// `full`, `mfa` (waiting for the second factor) or `enroll` (must set one up).
+    pub stage: String,
+    /// The tenant being looked at, for users with several.
+    pub tenant_id: Option<i64>,
 }
 
 /// Insert form of a session.
@@ -84,4 +90,5 @@ pub struct NewSession {
     pub last_seen_at: NaiveDateTime,
     pub ip: String,
     pub user_agent: String,
+    pub stage: String,
 }

@@ -82,9 +82,12 @@ impl fmt::Display for Role {
     }
 }
 
-/// Things a principal may try to do. Each route names the action it needs.
+/// Things a principal may try to do. Each route names the action it needs; tenant-scoped
+/// actions are checked against the tenant through `tenancy::Scope`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
+    /// Manage one's own account (password, two-factor, sessions).
+    UseAccount,
     /// See the internal overview (`/admin`).
     ViewAdminOverview,
     /// See the job queue.
@@ -95,30 +98,76 @@ pub enum Action {
     ViewEmails,
     /// Resend emails, send test emails.
     ManageEmails,
-    /// Sign in and manage one's own account.
-    UseAccount,
+    /// See every tenant (`/admin/tenants`).
+    ViewTenants,
+    /// Create, link, unlink and suspend tenants.
+    ManageTenants,
+    /// See every user (`/admin/users`).
+    ViewUsers,
+    /// Invite anyone, disable and enable users.
+    ManageUsers,
+    /// See a district's schools (tenant-scoped).
+    ViewSchools,
+    /// See a tenant's members (tenant-scoped).
+    ViewMembers,
+    /// Invite members, change and remove their roles (tenant-scoped).
+    ManageMembers,
+    /// Read the audit trail (tenant-scoped; platform admins see everything).
+    ViewAudit,
+    /// Download a signed checkpoint of the audit chain.
+    ExportAuditCheckpoint,
 }
 
 impl Action {
     /// Every action (the route × role test walks them).
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 15] = [
+        Action::UseAccount,
         Action::ViewAdminOverview,
         Action::ViewJobs,
         Action::ManageJobs,
         Action::ViewEmails,
         Action::ManageEmails,
-        Action::UseAccount,
+        Action::ViewTenants,
+        Action::ManageTenants,
+        Action::ViewUsers,
+        Action::ManageUsers,
+        Action::ViewSchools,
+        Action::ViewMembers,
+        Action::ManageMembers,
+        Action::ViewAudit,
+        Action::ExportAuditCheckpoint,
     ];
 }
 
-/// The permission table.
+/// The permission table: may `role` do `action`? For tenant-scoped actions this says whether
+/// the role may do it in a tenant where it holds (or inherits) the role.
 pub fn allowed(role: Role, action: Action) -> bool {
     use Action::*;
     use Role::*;
     match action {
         UseAccount => true,
-        ViewAdminOverview | ViewJobs | ViewEmails => matches!(role, PlatformAdmin | SupportAgent),
-        ManageJobs | ManageEmails => role == PlatformAdmin,
+        ViewAdminOverview | ViewJobs | ViewEmails | ViewTenants | ViewUsers => {
+            matches!(role, PlatformAdmin | SupportAgent)
+        }
+        ManageJobs | ManageEmails | ManageTenants | ManageUsers | ExportAuditCheckpoint => {
+            role == PlatformAdmin
+        }
+        ViewSchools => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor | Procurement),
+        ViewMembers => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor | SchoolAdmin),
+        ManageMembers => matches!(role, PlatformAdmin | DistrictAdmin | SchoolAdmin),
+        ViewAudit => matches!(role, PlatformAdmin | DistrictAdmin | Auditor),
+    }
+}
+
+/// Roles that `granter` may hand out (in invitations and role changes).
+pub fn grantable_by(granter: Role) -> &'static [Role] {
+    match granter {
+        Role::PlatformAdmin => &Role::ALL,
+        Role::DistrictAdmin => {
+            &[Role::DistrictAdmin, Role::Auditor, Role::Procurement, Role::SchoolAdmin, Role::Staff]
+        }
+        Role::SchoolAdmin => &[Role::SchoolAdmin, Role::Staff],
+        _ => &[],
     }
 }
 
@@ -142,5 +191,15 @@ mod tests {
         }
         assert!(allowed(Role::SupportAgent, Action::ViewJobs));
         assert!(!allowed(Role::DistrictAdmin, Action::ViewJobs));
+        assert!(allowed(Role::Auditor, Action::ViewAudit));
+        assert!(!allowed(Role::Staff, Action::ViewAudit));
+        assert!(!allowed(Role::SupportAgent, Action::ManageMembers));
+    }
+
+    #[test]
+    fn school_admins_grant_school_roles_only() {
+        assert_eq!(grantable_by(Role::SchoolAdmin), &[Role::SchoolAdmin, Role::Staff]);
+        assert!(grantable_by(Role::Auditor).is_empty());
+        assert!(!grantable_by(Role::DistrictAdmin).contains(&Role::PlatformAdmin));
     }
 }

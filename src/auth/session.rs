@@ -46,10 +46,12 @@ pub fn token_from(req: &HttpRequest, cfg: &Config) -> Option<String> {
     req.cookie(cookie_name(cfg)).map(|c| c.value().to_string()).filter(|v| v.len() == 64)
 }
 
-/// Creates a session for `user_id`; returns the token for the cookie.
+/// Creates a session for `user_id` at `stage` (`full`, `mfa` or `enroll`); returns the token
+/// for the cookie.
 pub fn create(
     conn: &mut DbConn,
     user_id: i64,
+    stage: &str,
     ip: &str,
     user_agent: &str,
     now: NaiveDateTime,
@@ -65,6 +67,7 @@ pub fn create(
             last_seen_at: now,
             ip: ip.chars().take(64).collect(),
             user_agent: user_agent.chars().take(256).collect(),
+            stage: stage.to_string(),
         },
     )?;
     Ok(token)

@@ -135,3 +135,127 @@ pub fn purge_sessions(
 pub fn count_users(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
+
+/// Why a tenant user may not sign in (every district or school they belong to is suspended).
+pub fn sign_in_blocked_reason(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<String>> {
+    let user = user_by_id(conn, user_id)?;
+    if user.platform_role.is_some() {
+        return Ok(None);
+    }
+    let ms = memberships_of(conn, user_id)?;
+    if ms.is_empty() {
+        return Ok(None);
+    }
+    let mut names = Vec::new();
+    for m in &ms {
+        let parent_status: Option<String> = match m.parent_id {
+            Some(pid) => Some(tenants::table.find(pid).select(tenants::status).first(conn)?),
+            None => None,
+        };
+        let suspended = m.tenant_status == "suspended" || parent_status.as_deref() == Some("suspended");
+        if !suspended {
+            return Ok(None);
+        }
+        names.push(m.tenant_name.clone());
+    }
+    Ok(Some(format!(
+        "Keel access for {} is suspended, so you can't sign in. Your district's administrator can ask the vendor to restore it.",
+        names.join(", ")
+    )))
+}
+
+/// Remembers the last accepted TOTP step (codes are never accepted twice).
+pub fn set_totp_last_step(conn: &mut DbConn, user_id: i64, step: i64) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id)).set(users::totp_last_step.eq(Some(step))).execute(conn)
+}
+
+/// Uses one unused recovery code with this hash; true when one was found.
+pub fn use_recovery_code(
+    conn: &mut DbConn,
+    user_id: i64,
+    code_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    use crate::db::schema::user_recovery_codes as rc;
+    let n = diesel::update(
+        rc::table
+            .filter(rc::user_id.eq(user_id))
+            .filter(rc::code_hash.eq(code_hash))
+            .filter(rc::used_at.is_null()),
+    )
+    .set(rc::used_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Unused recovery codes left.
+pub fn recovery_codes_left(conn: &mut DbConn, user_id: i64) -> QueryResult<i64> {
+    use crate::db::schema::user_recovery_codes as rc;
+    rc::table.filter(rc::user_id.eq(user_id)).filter(rc::used_at.is_null()).count().get_result(conn)
+}
+
+/// Replaces a user's recovery codes.
+pub fn replace_recovery_codes(conn: &mut DbConn, user_id: i64, hashes: &[String]) -> QueryResult<()> {
+    use crate::db::schema::user_recovery_codes as rc;
+    diesel::delete(rc::table.filter(rc::user_id.eq(user_id))).execute(conn)?;
+    for h in hashes {
+        diesel::insert_into(rc::table)
+            .values((rc::user_id.eq(user_id), rc::code_hash.eq(h)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Stores a TOTP secret being set up (not yet enabled).
+pub fn set_pending_totp(conn: &mut DbConn, user_id: i64, secret_b32: &str) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id).filter(users::totp_enabled.eq(false)))
+        .set(users::totp_secret.eq(Some(secret_b32)))
+        .execute(conn)
+}
+
+/// Turns TOTP on after the first code was confirmed.
+pub fn enable_totp(conn: &mut DbConn, user_id: i64, step: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id))
+        .set((users::totp_enabled.eq(true), users::totp_last_step.eq(Some(step)), users::updated_at.eq(now)))
+        .execute(conn)
+}
+
+/// Turns TOTP off and forgets the secret and recovery codes.
+pub fn disable_totp(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    use crate::db::schema::user_recovery_codes as rc;
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::totp_enabled.eq(false),
+            users::totp_secret.eq(None::<String>),
+            users::totp_last_step.eq(None::<i64>),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::delete(rc::table.filter(rc::user_id.eq(user_id))).execute(conn)?;
+    Ok(())
+}
+
+/// Sets a new password hash.
+pub fn set_password(conn: &mut DbConn, user_id: i64, hash: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::password_hash.eq(Some(hash)),
+            users::password_changed_at.eq(Some(now)),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// A user's sessions, newest first.
+pub fn sessions_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<Session>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .order(sessions::last_seen_at.desc())
+        .select(Session::as_select())
+        .load(conn)
+}
+
+/// Ends one of the user's own sessions.
+pub fn delete_session_of(conn: &mut DbConn, user_id: i64, id: i64) -> QueryResult<usize> {
+    diesel::delete(sessions::table.find(id).filter(sessions::user_id.eq(user_id))).execute(conn)
+}

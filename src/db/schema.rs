@@ -68,6 +68,7 @@ diesel::table! {
         last_sign_in_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        totp_last_step -> Nullable<BigInt>,
     }
 }
 
@@ -91,6 +92,68 @@ diesel::table! {
         last_seen_at -> Timestamp,
         ip -> Text,
         user_agent -> Text,
+        stage -> Text,
+        tenant_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_events (seq) {
+        seq -> BigInt,
+        at -> Timestamp,
+        actor_user_id -> Nullable<BigInt>,
+        actor_label -> Text,
+        tenant_id -> Nullable<BigInt>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        request_id -> Text,
+        ip -> Text,
+        details -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_chain_head (id) {
+        id -> Integer,
+        last_seq -> BigInt,
+        last_hash -> Text,
+    }
+}
+
+diesel::table! {
+    auth_tokens (id) {
+        id -> BigInt,
+        purpose -> Text,
+        token_hash -> Text,
+        user_id -> Nullable<BigInt>,
+        email -> Text,
+        tenant_id -> Nullable<BigInt>,
+        role -> Nullable<Text>,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_attempts (key) {
+        key -> Text,
+        failures -> Integer,
+        last_failure_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    user_recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -98,4 +161,16 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(jobs, outbound_emails, tenants, users, memberships, sessions);
+diesel::allow_tables_to_appear_in_same_query!(
+    jobs,
+    outbound_emails,
+    tenants,
+    users,
+    memberships,
+    sessions,
+    audit_events,
+    audit_chain_head,
+    auth_tokens,
+    login_attempts,
+    user_recovery_codes,
+);

@@ -129,7 +129,18 @@ async fn retry(
     form.principal.require(Action::ManageJobs)?;
     let id = id.into_inner();
     let now = now_micros(state.now());
-    let n = state.db(move |c| Ok(store::retry(c, id, now)?)).await?;
+    let actor = crate::audit::Actor::of(&req, &form.principal);
+    let n = state
+        .db(move |c| {
+            Ok(crate::db::write_tx(c, |c| {
+                let n = store::retry(c, id, now)?;
+                if n > 0 {
+                    crate::audit::record(c, &actor, crate::audit::Event::new("job.retry", "job", id), now)?;
+                }
+                Ok::<_, diesel::result::Error>(n)
+            })?)
+        })
+        .await?;
     if n == 0 {
         // Either no such job or it is not in a retryable state.
         let exists = state.db(move |c| Ok(store::find(c, id).is_ok())).await?;

@@ -166,7 +166,15 @@ async fn resend(
             "Only failed emails can be resent.",
         ));
     }
-    state.db(move |c| Ok(super::resend(c, id, now)?)).await?;
+    let actor = crate::audit::Actor::of(&req, &form.principal);
+    state
+        .db(move |c| {
+            Ok(write_tx(c, |c| {
+                super::resend(c, id, now)?;
+                crate::audit::record(c, &actor, crate::audit::Event::new("email.resend", "email", id), now)
+            })?)
+        })
+        .await?;
     state.job_wakeup().notify_waiters();
     Ok(flash::redirect_with(
         &req,
@@ -220,7 +228,22 @@ async fn send_test(
     )
     .map_err(AppError::from)?;
     let now = now_micros(state.now());
-    state.db(move |c| Ok(write_tx(c, |c| super::queue(c, &email, now))?)).await?;
+    let actor = crate::audit::Actor::of(&req, &p);
+    let to2 = to.clone();
+    state
+        .db(move |c| {
+            Ok(write_tx(c, |c| {
+                let id = super::queue(c, &email, now)?;
+                crate::audit::record(
+                    c,
+                    &actor,
+                    crate::audit::Event::new("email.test", "email", id.unwrap_or(0))
+                        .details(serde_json::json!({"to": to2})),
+                    now,
+                )
+            })?)
+        })
+        .await?;
     state.job_wakeup().notify_waiters();
     Ok(flash::redirect_with(
         &req,

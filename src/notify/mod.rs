@@ -91,17 +91,16 @@ fn send_job(email_id: i64) -> NewJob {
         .attempts(MAX_ATTEMPTS)
 }
 
-/// Queues an email for resending after it died (same row, same Message-ID).
-pub fn resend(conn: &mut DbConn, email_id: i64, now: NaiveDateTime) -> QueryResult<bool> {
-    crate::db::write_tx(conn, |c| {
-        if store::requeue(c, email_id, now)? == 0 {
-            return Ok(false);
-        }
-        if jobs::store::retry_by_key(c, &format!("email:{email_id}"), now)? == 0 {
-            jobs::store::enqueue(c, &send_job(email_id), now)?;
-        }
-        Ok(true)
-    })
+/// Queues an email for resending after it died (same row, same Message-ID). Call it inside
+/// the caller's write transaction.
+pub fn resend(c: &mut DbConn, email_id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    if store::requeue(c, email_id, now)? == 0 {
+        return Ok(false);
+    }
+    if jobs::store::retry_by_key(c, &format!("email:{email_id}"), now)? == 0 {
+        jobs::store::enqueue(c, &send_job(email_id), now)?;
+    }
+    Ok(true)
 }
 
 async fn send_job_handler(state: AppState, job: jobs::Job) -> Result<(), JobError> {

@@ -1,7 +1,10 @@
 //! Tenants: districts that link schools (a tree of depth two), and their memberships.
 
 pub mod model;
+pub mod scope;
 pub mod store;
+
+pub use scope::Scope;
 
 /// Turns a name into a slug: upper-case letters and digits joined by `-`, at most 24 chars.
 pub fn slugify(name: &str) -> String {

@@ -26,8 +26,17 @@ both_backends!(sign_in_rotates_the_session_and_sign_out_ends_it, |app| {
         ]))
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(r.location(), "/admin/jobs");
+    assert_eq!(r.location(), "/login/2fa?next=%2Fadmin%2Fjobs", "staff must pass a second factor");
+    let pending = c.cookie("keel_session").unwrap();
+    assert_eq!(
+        c.get("/admin/jobs").await.status,
+        StatusCode::SEE_OTHER,
+        "a half-signed-in session is not enough"
+    );
+    let r = app.second_factor(&c).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let sid = c.cookie("keel_session").unwrap();
+    assert_ne!(sid, pending, "the session id changes again after the second factor");
     assert_ne!(sid, "f".repeat(64));
     assert_eq!(sid.len(), 64);
     assert_eq!(c.get("/admin/jobs").await.status, StatusCode::OK);
@@ -139,6 +148,7 @@ both_backends!(idle_and_absolute_timeouts_and_disabling_end_sessions, |app| {
     let (email, pw) = app.user(Role::PlatformAdmin, None);
     let c = app.client().await;
     c.login(&email, &pw).await;
+    app.second_factor(&c).await;
     assert_eq!(c.get("/admin").await.status, StatusCode::OK);
     {
         use diesel::prelude::*;
@@ -156,7 +166,7 @@ both_backends!(idle_and_absolute_timeouts_and_disabling_end_sessions, |app| {
 });
 
 both_backends!(open_redirects_are_refused, |app| {
-    let (email, pw) = app.user(Role::PlatformAdmin, None);
+    let (email, pw) = app.user(Role::Staff, None);
     let c = app.client().await;
     let page = c.get("/login").await;
     let token = crate::harness::csrf_from(&page.body);

@@ -104,6 +104,9 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+/// The TOTP secret of every internal test user (base32).
+pub const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
 /// The fixed start time of every test clock.
 pub fn t0() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).single().expect("valid time")
@@ -158,6 +161,12 @@ impl TestApp {
                     updated_at: now,
                 },
             )?;
+            if role.is_internal() {
+                use keel::db::schema::users;
+                diesel::update(users::table.find(id))
+                    .set((users::totp_secret.eq(Some(TOTP_SECRET)), users::totp_enabled.eq(true)))
+                    .execute(c)?;
+            }
             if let Some(t) = tenant_id {
                 keel::auth::store::insert_membership(
                     c,
@@ -200,8 +209,28 @@ impl TestApp {
         let c = self.client().await;
         let r = c.login(&email, &pw).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "login failed: {}", r.body);
+        if r.location().starts_with("/login/2fa") {
+            let r = self.second_factor(&c).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "2fa failed: {}", r.body);
+        }
         c.refresh_csrf().await;
         c
+    }
+
+    /// Passes the second-factor step with the current TOTP code.
+    pub async fn second_factor(&self, c: &Client) -> Resp {
+        let page = c.get("/login/2fa").await;
+        let token = csrf_from(&page.body);
+        let secret = keel::auth::totp::base32_decode(TOTP_SECRET).expect("secret");
+        // Each step can be used once: move the clock to a fresh step first.
+        self.clock.advance(chrono::Duration::seconds(30));
+        let code = keel::auth::totp::code_at(&secret, self.state.now().timestamp());
+        c.send(
+            TestRequest::post()
+                .uri("/login/2fa")
+                .set_form([("code", code.as_str()), ("csrf_token", token.as_str())]),
+        )
+        .await
     }
 
     /// Emails captured by the in-memory mailer.

@@ -1,0 +1,10 @@
+ALTER TABLE sessions DROP COLUMN tenant_id;
+ALTER TABLE sessions DROP COLUMN stage;
+ALTER TABLE users DROP COLUMN totp_last_step;
+DROP TABLE user_recovery_codes;
+DROP TABLE login_attempts;
+DROP TABLE auth_tokens;
+DROP TABLE audit_chain_head;
+DROP TRIGGER audit_events_no_delete;
+DROP TRIGGER audit_events_no_update;
+DROP TABLE audit_events;
