@@ -184,16 +184,42 @@ to_ms() {
     printf "%.2f", n }'
 }
 
+# cpu_idle_pct: share of all cores idle over one second (other work on the host skews figures).
+cpu_idle_pct() {
+  local a b
+  a="$(awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)"
+  sleep 1
+  b="$(awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)"
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
+}
+
+# keep_log SRC DEST: copy a server log into the results, trimmed when large (the info-level
+# access log of a load run is hundreds of MB); the number of access-log lines is kept.
+keep_log() {
+  local src=$1 dest=$2 lines size
+  size="$(wc -c <"$src" | tr -d ' ')"
+  if ((size <= 1048576)); then
+    cp "$src" "$dest"
+  else
+    lines="$(wc -l <"$src" | tr -d ' ')"
+    {
+      head -n 40 "$src"
+      echo "... [bench: trimmed; full log had $lines lines, $size bytes, $(grep -c '"keel::access"' "$src" || true) access-log lines] ..."
+      tail -n 5 "$src"
+    } >"$dest"
+  fi
+}
+
 LOAD_ROWS=()
 # load_pass BACKEND FILTER DB_URL|"" : one server (fresh data dir, demo data), each endpoint in turn.
 # FILTER is a KEEL_LOG value, or "default" to leave KEEL_LOG unset (serve then logs at info, JSON).
 load_pass() {
-  local backend=$1 filter=$2 db=$3 label path name raw rps p50 p99 non2xx sockerr bytes code logfile
+  local backend=$1 filter=$2 db=$3 label path name raw rps p50 p99 non2xx sockerr bytes code logfile idle
   label="KEEL_LOG=$filter"
   [[ $filter == default ]] && label="KEEL_LOG unset (default info: JSON access log line per request)"
   new_tmp
   free_port
-  logfile="$OUT/server-$backend-$filter.log"
+  logfile="$TMP/server.log" # same filesystem as bench/results; copied (trimmed) there afterwards
   log "$backend: keel serve --demo --no-worker --bind 127.0.0.1:$PORT ($label)"
   start_server "$logfile" "$TMP" "$db" "${filter/default/}" --demo --no-worker --bind "127.0.0.1:$PORT"
   wait_healthy "$PORT" "$SERVER_PID" "$logfile"
@@ -202,6 +228,8 @@ load_pass() {
     bytes="$(wc -c <"$OUT/body.tmp" | tr -d ' ')"
     rm -f "$OUT/body.tmp"
     [[ $code == 200 ]] || die "GET $path answered $code before the load test"
+    idle="$(cpu_idle_pct)"
+    ((idle >= 90)) || log "warning: host only $idle% idle before this run; other processes will skew it"
     name="${path#/}"
     raw="$OUT/wrk-$backend-$filter-$name.txt"
     log "$backend: warm-up $WARMUP, then wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency $path"
@@ -214,18 +242,20 @@ load_pass() {
     non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$raw")"
     sockerr="$(awk -F'Socket errors: ' '/Socket errors:/ {print $2}' "$raw")"
     [[ -n $rps ]] || die "could not parse wrk output $raw"
-    LOAD_ROWS+=("| $backend | $label | GET $path | $rps | $p50 | $p99 | ${non2xx:-0} | ${sockerr:-none} | $bytes |")
+    LOAD_ROWS+=("| $backend | $label | GET $path | $rps | $p50 | $p99 | ${non2xx:-0} | ${sockerr:-none} | $bytes | $idle |")
     log "$backend GET $path: $rps req/s, p50 $p50 ms, p99 $p99 ms"
   done
   stop_pid "$SERVER_PID"
+  keep_log "$logfile" "$OUT/server-$backend-$filter.log"
 }
 
 COLD_ROWS=()
 # cold_start BACKEND CASE PREPARE_FN : PREPARE_FN RUN sets PREP_DATA and PREP_DB ("" = SQLite default).
 # Times spawn of `keel serve --bind ...` (no --demo) until GET /healthz first answers 200.
 cold_start() {
-  local backend=$1 case=$2 prepare=$3 i logfile t0 t1 ms samples=() sorted median
-  log "$backend: cold start, $case ($COLD_RUNS runs)"
+  local backend=$1 case=$2 prepare=$3 i logfile t0 t1 ms samples=() sorted median idle
+  idle="$(cpu_idle_pct)"
+  log "$backend: cold start, $case ($COLD_RUNS runs; host $idle% idle before)"
   for ((i = 1; i <= COLD_RUNS; i++)); do
     "$prepare" "$i"
     free_port
@@ -241,7 +271,7 @@ cold_start() {
   done
   sorted="$(printf '%s\n' "${samples[@]}" | sort -n)"
   median="$(awk -v n="$COLD_RUNS" 'NR == int((n + 1) / 2) {print}' <<<"$sorted")"
-  COLD_ROWS+=("| $backend | $case | $median | $(head -1 <<<"$sorted") | $(tail -1 <<<"$sorted") | ${samples[*]} |")
+  COLD_ROWS+=("| $backend | $case | $median | $(head -1 <<<"$sorted") | $(tail -1 <<<"$sorted") | ${samples[*]} | $idle |")
 }
 
 # ---------------------------------------------------------------- SQLite
@@ -289,14 +319,14 @@ fi
 {
   echo "## Throughput and latency (wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency)"
   echo
-  echo '| Backend | Server logging | Endpoint | Requests/s | p50 (ms) | p99 (ms) | Non-2xx/3xx | Socket errors | Body bytes |'
-  echo '|---|---|---|---:|---:|---:|---:|---|---:|'
+  echo '| Backend | Server logging | Endpoint | Requests/s | p50 (ms) | p99 (ms) | Non-2xx/3xx | Socket errors | Body bytes | Host idle before (%) |'
+  echo '|---|---|---|---:|---:|---:|---:|---|---:|---:|'
   printf '%s\n' "${LOAD_ROWS[@]}"
   echo
   echo "## Cold start: spawn of \`keel serve\` until GET /healthz first answers 200 ($COLD_RUNS runs)"
   echo
-  echo '| Backend | Start state | Median (ms) | Min (ms) | Max (ms) | All runs (ms) |'
-  echo '|---|---|---:|---:|---:|---|'
+  echo '| Backend | Start state | Median (ms) | Min (ms) | Max (ms) | All runs (ms) | Host idle before (%) |'
+  echo '|---|---|---:|---:|---:|---|---:|'
   printf '%s\n' "${COLD_ROWS[@]}"
 } >>"$SUMMARY"
 cat "$SUMMARY"

@@ -108,10 +108,34 @@ pub fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         creds.push((i, pw, hash));
     }
     let logins = write_tx(&mut conn, |c: &mut DbConn| -> Result<Vec<DemoLogin>, diesel::result::Error> {
+        let actor = crate::audit::Actor::system("keel demo seed");
+        let ev = |action, id: i64, details| {
+            crate::audit::Event::new(action, "tenant", id).tenant(Some(id)).details(details)
+        };
         for d in &DISTRICTS {
             let did = tenants::insert(c, &tenant("district", None, d.name, d.slug, d.region, d.tz, now))?;
+            crate::audit::record(
+                c,
+                &actor,
+                ev("tenant.create", did, serde_json::json!({"name": d.name, "kind": "district"})),
+                now,
+            )?;
             for (name, slug) in d.schools {
-                tenants::insert(c, &tenant("school", Some(did), name, slug, d.region, d.tz, now))?;
+                let sid = tenants::insert(c, &tenant("school", Some(did), name, slug, d.region, d.tz, now))?;
+                crate::audit::record(
+                    c,
+                    &actor,
+                    ev("tenant.create", sid, serde_json::json!({"name": name, "kind": "school"})),
+                    now,
+                )?;
+                crate::audit::record(
+                    c,
+                    &actor,
+                    crate::audit::Event::new("tenant.link", "tenant", sid)
+                        .tenant(Some(did))
+                        .details(serde_json::json!({"school_id": sid, "school": name, "district_id": did})),
+                    now,
+                )?;
             }
         }
         let mut out = Vec::new();
@@ -131,6 +155,7 @@ pub fn seed(state: &AppState) -> anyhow::Result<Seeded> {
                 },
             )?;
             let mut scope = "Keel (internal)".to_string();
+            let mut tenant_id = None;
             if let Some(slug) = tenant_slug {
                 let t = tenants::by_slug(c, slug)?.ok_or(diesel::result::Error::NotFound)?;
                 users::insert_membership(
@@ -138,7 +163,16 @@ pub fn seed(state: &AppState) -> anyhow::Result<Seeded> {
                     &NewMembership { user_id: uid, tenant_id: t.id, role: role.into(), created_at: now },
                 )?;
                 scope = t.name;
+                tenant_id = Some(t.id);
             }
+            crate::audit::record(
+                c,
+                &actor,
+                crate::audit::Event::new("user.create", "user", uid)
+                    .tenant(tenant_id)
+                    .details(serde_json::json!({"email": email, "role": role})),
+                now,
+            )?;
             notify::queue(c, &welcome_email(email, name, &state.config().base_url), now)?;
             out.push(DemoLogin {
                 role: crate::auth::Role::parse(role).map(|r| r.label().to_string()).unwrap_or_default(),
@@ -239,6 +273,9 @@ pub fn print_logins(logins: &[DemoLogin], base_url: &str, saved_to: &str) {
     }
     println!();
     println!("These passwords are shown once; a copy is in {saved_to} (readable only by you).");
+    println!(
+        "Staff accounts (platform admin, support agent) set up two-factor authentication at first sign-in."
+    );
     println!();
 }
 

@@ -190,6 +190,8 @@ pub fn build_app(
         .configure(auth::routes)
         .configure(admin::routes)
         .configure(audit::routes)
+        .configure(tenancy::admin::routes)
+        .configure(tenancy::district::routes)
         .configure(jobs::admin::routes)
         .configure(notify::admin::routes)
         .default_service(aweb::to(not_found))

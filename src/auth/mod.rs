@@ -6,8 +6,10 @@
 //! - `password.rs`: argon2id hashing and the password policy.
 
 pub mod account;
+pub mod admin;
 pub mod common_passwords;
 pub mod extract;
+pub mod invite;
 pub mod model;
 pub mod nav;
 pub mod password;
@@ -34,6 +36,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/2fa", web::post().to(signin::second_factor_submit))
         .route("/logout", web::post().to(signin::logout));
     account::routes(cfg);
+    invite::routes(cfg);
+    admin::routes(cfg);
 }
 
 /// Where a role lands after sign-in.

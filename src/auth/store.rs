@@ -259,3 +259,111 @@ pub fn sessions_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<Session>>
 pub fn delete_session_of(conn: &mut DbConn, user_id: i64, id: i64) -> QueryResult<usize> {
     diesel::delete(sessions::table.find(id).filter(sessions::user_id.eq(user_id))).execute(conn)
 }
+
+/// A member as the members pages show them.
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub membership_id: i64,
+    pub user_id: i64,
+    pub display_name: String,
+    pub email: String,
+    pub role: String,
+    pub tenant_id: i64,
+    pub tenant_name: String,
+    pub status: String,
+    pub last_sign_in_at: Option<NaiveDateTime>,
+}
+
+/// Members of these tenants, by tenant then name.
+pub fn members_of(conn: &mut DbConn, tenant_ids: &[i64]) -> QueryResult<Vec<MemberRow>> {
+    type Row = (i64, i64, String, String, String, i64, String, String, Option<NaiveDateTime>);
+    let rows: Vec<Row> = memberships::table
+        .inner_join(users::table)
+        .inner_join(tenants::table)
+        .filter(memberships::tenant_id.eq_any(tenant_ids.to_vec()))
+        .order((tenants::name, users::display_name))
+        .select((
+            memberships::id,
+            users::id,
+            users::display_name,
+            users::email,
+            memberships::role,
+            tenants::id,
+            tenants::name,
+            users::status,
+            users::last_sign_in_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| MemberRow {
+            membership_id: r.0,
+            user_id: r.1,
+            display_name: r.2,
+            email: r.3,
+            role: r.4,
+            tenant_id: r.5,
+            tenant_name: r.6,
+            status: r.7,
+            last_sign_in_at: r.8,
+        })
+        .collect())
+}
+
+/// One membership.
+pub fn membership(conn: &mut DbConn, id: i64) -> QueryResult<Option<Membership>> {
+    memberships::table.find(id).select(Membership::as_select()).first(conn).optional()
+}
+
+/// Changes a membership's role.
+pub fn set_membership_role(conn: &mut DbConn, id: i64, role: &str) -> QueryResult<usize> {
+    diesel::update(memberships::table.find(id)).set(memberships::role.eq(role)).execute(conn)
+}
+
+/// Removes a membership.
+pub fn delete_membership(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
+    diesel::delete(memberships::table.find(id)).execute(conn)
+}
+
+/// Users matching a search (name or email), by name, with the total.
+pub fn search_users(
+    conn: &mut DbConn,
+    q: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<User>, i64)> {
+    let build = || {
+        let mut b = users::table.into_boxed();
+        if let Some(q) = q {
+            let pat = format!("%{}%", q.to_ascii_lowercase().replace(['%', '_'], ""));
+            b = b.filter(users::email.like(pat.clone()).or(users::display_name.like(pat)));
+        }
+        b
+    };
+    let total = build().count().get_result(conn)?;
+    let rows = build()
+        .order(users::display_name)
+        .offset(offset)
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// Sets a user's status (`active` or `disabled`); disabling ends every session.
+pub fn set_user_status(conn: &mut DbConn, id: i64, status: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    let n = diesel::update(users::table.find(id))
+        .set((users::status.eq(status), users::updated_at.eq(now)))
+        .execute(conn)?;
+    if status != "active" {
+        delete_sessions_of(conn, id, None)?;
+    }
+    Ok(n)
+}
+
+impl MemberRow {
+    /// The role in words.
+    pub fn role_label(&self) -> &'static str {
+        super::Role::parse(&self.role).map(|r| r.label()).unwrap_or("Unknown role")
+    }
+}

@@ -1,5 +1,7 @@
 //! Tenants: districts that link schools (a tree of depth two), and their memberships.
 
+pub mod admin;
+pub mod district;
 pub mod model;
 pub mod scope;
 pub mod store;

@@ -35,8 +35,18 @@ async fn layout_navigation_and_error_page() {
     let kept = b.client.find(Locator::Id("field-email")).await.unwrap().prop("value").await.unwrap();
     assert_eq!(kept.as_deref(), Some("avery.chen@keel-vendor.example"));
 
-    // Sign in as the platform admin and move around with the navigation.
+    // Sign in as the platform admin: staff must set up two-factor authentication first.
     b.sign_in("Platform admin").await;
+    b.wait_path("/account/2fa/setup").await;
+    assert!(b.client.find(Locator::Css("svg.qr")).await.is_ok(), "QR code shown");
+    let key = b.text("pre.code").await.replace(' ', "");
+    let secret = keel::auth::totp::base32_decode(&key).expect("base32 key");
+    let code = keel::auth::totp::code_at(&secret, chrono::Utc::now().timestamp());
+    b.client.find(Locator::Id("field-code")).await.unwrap().send_keys(&code).await.unwrap();
+    b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+    assert_eq!(b.text("main h1").await, "Your recovery codes");
+    assert_eq!(b.text("pre.code").await.lines().count(), 10);
+    b.client.find(Locator::LinkText("I've saved them, continue")).await.unwrap().click().await.unwrap();
     b.wait_path("/admin").await;
     assert_eq!(b.text("main h1").await, "Overview");
     b.client.find(Locator::LinkText("Jobs")).await.unwrap().click().await.unwrap();
@@ -78,8 +88,9 @@ async fn layout_navigation_and_error_page() {
 async fn tenant_roles_see_only_their_pages() {
     let Some(b) = Browser::start().await else { return };
     b.sign_in("District admin").await;
-    b.wait_path("/account").await;
-    assert!(b.text("main").await.contains("Lincoln Public Schools"));
+    b.wait_path("/district/schools").await;
+    assert!(b.text("main").await.contains("Lincoln High School"));
+    assert!(!b.text("main").await.contains("Riverside"), "another district is not visible");
     let nav = b.text("nav.sectionnav").await;
     assert!(!nav.contains("Jobs") && !nav.contains("Emails"), "internal sections hidden: {nav}");
     b.goto("/admin/jobs").await;
