@@ -68,7 +68,8 @@ impl Principal {
 
     /// True when any role the principal holds allows `action` (somewhere, for tenant actions).
     pub fn can(&self, action: Action) -> bool {
-        self.roles().into_iter().any(|r| allowed(r, action))
+        // Everyone signed in may manage their own account, even with no role left.
+        action == Action::UseAccount || self.roles().into_iter().any(|r| allowed(r, action))
     }
 
     /// True for the vendor's staff.

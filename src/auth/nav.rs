@@ -35,7 +35,7 @@ pub fn nav_for(p: &Principal) -> Vec<(String, String)> {
         .filter(|(_, _, a, who)| match who {
             For::Internal => p.is_internal() && p.can(*a),
             For::Tenant => !p.is_internal() && p.scope.allows_anywhere(*a),
-            For::Anyone => p.scope.allows_anywhere(*a),
+            For::Anyone => *a == Action::UseAccount || p.scope.allows_anywhere(*a),
         })
         .map(|(h, l, _, _)| (h.to_string(), l.to_string()))
         .collect()

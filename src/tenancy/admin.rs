@@ -339,7 +339,14 @@ async fn unlink(
     let p = form.principal;
     p.require(Action::ManageTenants)?;
     let district = id.into_inner();
-    let school = form.form.school_id.trim().parse::<i64>().map_err(|_| AppError::NotFound)?;
+    let Ok(school) = form.form.school_id.trim().parse::<i64>() else {
+        return Ok(flash::redirect_with(
+            &req,
+            &format!("/admin/tenants/{district}"),
+            "error",
+            "Choose a school to unlink.",
+        ));
+    };
     let now = now_micros(state.now());
     let actor = Actor::of(&req, &p);
     let name = state

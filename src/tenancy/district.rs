@@ -238,6 +238,10 @@ async fn invite_member(
     if !p.scope.allows_anywhere(Action::ManageMembers) {
         return Err(AppError::NotFound);
     }
+    if p.is_internal() {
+        // Staff invite from the Users page, where every tenant and role can be chosen.
+        return Ok(flash::redirect_with(&req, "/admin/users", "warning", "Invite people from this page."));
+    }
     let mut errors = FormErrors::new();
     let email = form::email(&mut errors, "email", &f.email);
     let name = form::optional_text(&mut errors, "name", "the name", &f.name, 100).unwrap_or_default();

@@ -95,5 +95,13 @@ async fn tenant_roles_see_only_their_pages() {
     assert!(!nav.contains("Jobs") && !nav.contains("Emails"), "internal sections hidden: {nav}");
     b.goto("/admin/jobs").await;
     assert_eq!(b.text("main h1").await, "Page not found");
+    // Members of the district and its schools only; another district's id is not found.
+    b.client.find(Locator::LinkText("Members")).await.unwrap().click().await.unwrap();
+    let members = b.text("main table").await;
+    assert!(members.contains("Priya Raman") && !members.contains("Grace Park"), "{members}");
+    b.goto("/district/members?tenant=7").await;
+    assert_eq!(b.text("main h1").await, "Page not found", "Riverside (tenant 7) is another district");
+    b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    b.wait_path("/login").await;
     b.close().await;
 }

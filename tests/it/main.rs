@@ -4,7 +4,9 @@
 pub mod harness;
 
 mod auth;
+mod identity;
 mod jobs;
+mod matrix;
 mod migrations;
 mod outbox;
 mod web;

@@ -1,0 +1,438 @@
+//! Every mounted route × {anonymous, each of the 7 roles} × {own tenant, linked school, other
+//! district}, compared with the permission table. A route that is mounted but missing from
+//! this table fails the test.
+
+use std::collections::BTreeSet;
+
+use actix_web::http::StatusCode;
+use keel::auth::roles::{Action, Role, allowed};
+
+use crate::harness::{Backend, Client, TestApp};
+
+/// Who a route is for, beyond the permission table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// No sign-in needed.
+    Public,
+    /// Internal staff only (tenant roles get 404 even where the table would allow).
+    Internal,
+    /// Anyone signed in whose roles allow the action.
+    SignedIn,
+    /// Tested by dedicated tests (sessions in the middle of signing in, one-time tokens...).
+    Elsewhere(&'static str),
+}
+
+/// What the `{t}` / `{m}` placeholders point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// No tenant in the route.
+    None,
+    /// A tenant id.
+    Tenant,
+    /// A membership in the tenant.
+    Membership,
+}
+
+struct RouteCase {
+    method: &'static str,
+    /// The mounted pattern (compared with the source).
+    pattern: &'static str,
+    /// The concrete path to request; `{t}` = tenant id, `{m}` = membership id, `{job}`, `{email}`, `{user}`.
+    path: &'static str,
+    action: Action,
+    audience: Audience,
+    target: Target,
+}
+
+const fn r(
+    method: &'static str,
+    pattern: &'static str,
+    path: &'static str,
+    action: Action,
+    audience: Audience,
+    target: Target,
+) -> RouteCase {
+    RouteCase { method, pattern, path, action, audience, target }
+}
+
+use Action as A;
+use Audience::*;
+use Target as T;
+
+const ROUTES: &[RouteCase] = &[
+    r("get", "/healthz", "/healthz", A::UseAccount, Public, T::None),
+    r("get", "/readyz", "/readyz", A::UseAccount, Public, T::None),
+    r("get", "/static/{path:.*}", "/static/css/keel.css", A::UseAccount, Public, T::None),
+    r("get", "/favicon.ico", "/favicon.ico", A::UseAccount, Public, T::None),
+    r("get", "/", "/", A::UseAccount, Public, T::None),
+    r("get", "/login", "/login", A::UseAccount, Public, T::None),
+    r("post", "/login", "/login", A::UseAccount, Elsewhere("auth::sign_in_*"), T::None),
+    r("get", "/login/2fa", "/login/2fa", A::UseAccount, Elsewhere("identity::two_factor_*"), T::None),
+    r("post", "/login/2fa", "/login/2fa", A::UseAccount, Elsewhere("identity::two_factor_*"), T::None),
+    r(
+        "post",
+        "/logout",
+        "/logout",
+        A::UseAccount,
+        Elsewhere("auth::sign_in_rotates_the_session_and_sign_out_ends_it"),
+        T::None,
+    ),
+    r("get", "/forgot", "/forgot", A::UseAccount, Public, T::None),
+    r("post", "/forgot", "/forgot", A::UseAccount, Elsewhere("identity::password_reset_*"), T::None),
+    r("get", "/reset/{token}", "/reset/x", A::UseAccount, Elsewhere("identity::password_reset_*"), T::None),
+    r("post", "/reset/{token}", "/reset/x", A::UseAccount, Elsewhere("identity::password_reset_*"), T::None),
+    r("get", "/invite/{token}", "/invite/x", A::UseAccount, Elsewhere("identity::invitations_*"), T::None),
+    r("post", "/invite/{token}", "/invite/x", A::UseAccount, Elsewhere("identity::invitations_*"), T::None),
+    r("get", "/account", "/account", A::UseAccount, SignedIn, T::None),
+    r("get", "/account/password", "/account/password", A::UseAccount, SignedIn, T::None),
+    r("post", "/account/password", "/account/password", A::UseAccount, SignedIn, T::None),
+    r("get", "/account/sessions", "/account/sessions", A::UseAccount, SignedIn, T::None),
+    r(
+        "post",
+        "/account/sessions/revoke-others",
+        "/account/sessions/revoke-others",
+        A::UseAccount,
+        SignedIn,
+        T::None,
+    ),
+    r(
+        "post",
+        "/account/sessions/{id}/revoke",
+        "/account/sessions/1/revoke",
+        A::UseAccount,
+        Elsewhere("identity::sessions_*"),
+        T::None,
+    ),
+    r("get", "/account/2fa/setup", "/account/2fa/setup", A::UseAccount, SignedIn, T::None),
+    r("post", "/account/2fa/setup", "/account/2fa/setup", A::UseAccount, SignedIn, T::None),
+    r("post", "/account/2fa/disable", "/account/2fa/disable", A::UseAccount, SignedIn, T::None),
+    r(
+        "post",
+        "/account/2fa/recovery-codes",
+        "/account/2fa/recovery-codes",
+        A::UseAccount,
+        Elsewhere("identity::two_factor_*"),
+        T::None,
+    ),
+    r("get", "/admin", "/admin", A::ViewAdminOverview, Internal, T::None),
+    r("get", "/admin/jobs", "/admin/jobs", A::ViewJobs, Internal, T::None),
+    r("get", "/admin/jobs/{id}", "/admin/jobs/{job}", A::ViewJobs, Internal, T::None),
+    r("post", "/admin/jobs/{id}/retry", "/admin/jobs/{job}/retry", A::ManageJobs, Internal, T::None),
+    r("get", "/admin/emails", "/admin/emails", A::ViewEmails, Internal, T::None),
+    r("get", "/admin/emails/{id}", "/admin/emails/{email}", A::ViewEmails, Internal, T::None),
+    r(
+        "post",
+        "/admin/emails/{id}/resend",
+        "/admin/emails/{email}/resend",
+        A::ManageEmails,
+        Internal,
+        T::None,
+    ),
+    r("post", "/admin/emails/test", "/admin/emails/test", A::ManageEmails, Internal, T::None),
+    r("get", "/admin/tenants", "/admin/tenants", A::ViewTenants, Internal, T::None),
+    r("post", "/admin/tenants", "/admin/tenants", A::ManageTenants, Internal, T::None),
+    r("get", "/admin/tenants/new", "/admin/tenants/new", A::ManageTenants, Internal, T::None),
+    r("get", "/admin/tenants/{id}", "/admin/tenants/{t}", A::ViewTenants, Internal, T::Tenant),
+    r("post", "/admin/tenants/{id}/link", "/admin/tenants/{t}/link", A::ManageTenants, Internal, T::Tenant),
+    r(
+        "post",
+        "/admin/tenants/{id}/unlink",
+        "/admin/tenants/{t}/unlink",
+        A::ManageTenants,
+        Internal,
+        T::Tenant,
+    ),
+    r(
+        "post",
+        "/admin/tenants/{id}/status",
+        "/admin/tenants/{t}/status",
+        A::ManageTenants,
+        Internal,
+        T::Tenant,
+    ),
+    r("get", "/admin/users", "/admin/users", A::ViewUsers, Internal, T::None),
+    r("post", "/admin/users/invite", "/admin/users/invite", A::ManageUsers, Internal, T::None),
+    r("get", "/admin/users/{id}", "/admin/users/{user}", A::ViewUsers, Internal, T::None),
+    r("post", "/admin/users/{id}/status", "/admin/users/{user}/status", A::ManageUsers, Internal, T::None),
+    r(
+        "get",
+        "/admin/audit/checkpoint",
+        "/admin/audit/checkpoint",
+        A::ExportAuditCheckpoint,
+        Internal,
+        T::None,
+    ),
+    r("get", "/audit", "/audit", A::ViewAudit, SignedIn, T::None),
+    r("get", "/audit", "/audit?tenant={t}", A::ViewAudit, SignedIn, T::Tenant),
+    r("get", "/audit.csv", "/audit.csv?tenant={t}", A::ViewAudit, SignedIn, T::Tenant),
+    r("get", "/district/schools", "/district/schools", A::ViewSchools, SignedIn, T::None),
+    r("get", "/district/members", "/district/members", A::ViewMembers, SignedIn, T::None),
+    r("get", "/district/members", "/district/members?tenant={t}", A::ViewMembers, SignedIn, T::Tenant),
+    r("post", "/district/members/invite", "/district/members/invite", A::ManageMembers, SignedIn, T::None),
+    r(
+        "post",
+        "/district/members/{id}/role",
+        "/district/members/{m}/role",
+        A::ManageMembers,
+        SignedIn,
+        T::Membership,
+    ),
+    r(
+        "post",
+        "/district/members/{id}/remove",
+        "/district/members/{m}/remove",
+        A::ManageMembers,
+        SignedIn,
+        T::Membership,
+    ),
+];
+
+/// Every `.route("PATH", web::METHOD()` in the source.
+fn mounted_routes() -> BTreeSet<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut BTreeSet<(String, String)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let src = std::fs::read_to_string(&p).unwrap();
+                let mut rest = src.as_str();
+                while let Some(i) = rest.find(".route(\"") {
+                    rest = &rest[i + 8..];
+                    let Some(end) = rest.find('"') else { break };
+                    let path = rest[..end].to_string();
+                    let after = &rest[end..];
+                    let method = ["get", "post", "put", "delete", "patch"].into_iter().find(|m| {
+                        after
+                            .trim_start_matches(['"', ',', ' ', '\n'])
+                            .trim_start_matches("a")
+                            .starts_with(&format!("web::{m}()"))
+                    });
+                    out.insert((method.unwrap_or("?").to_string(), path));
+                }
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(std::path::Path::new("src"), &mut out);
+    out
+}
+
+#[test]
+fn every_mounted_route_is_in_the_matrix() {
+    let mounted = mounted_routes();
+    assert!(mounted.len() > 30, "parsed {} routes", mounted.len());
+    let listed: BTreeSet<(String, String)> =
+        ROUTES.iter().map(|r| (r.method.to_string(), r.pattern.to_string())).collect();
+    let missing: Vec<_> = mounted.difference(&listed).collect();
+    assert!(missing.is_empty(), "routes missing from the permission matrix: {missing:?}");
+    let stale: Vec<_> = listed.difference(&mounted).collect();
+    assert!(stale.is_empty(), "matrix lists routes that are not mounted: {stale:?}");
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rel {
+    Own,
+    LinkedSchool,
+    OtherDistrict,
+}
+
+struct Fixture {
+    d1: i64,
+    s1: i64,
+    s2: i64,
+    d2: i64,
+    s3: i64,
+    job: i64,
+    email: i64,
+    user: i64,
+}
+
+fn fixture(app: &TestApp) -> Fixture {
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    let s1 = app.tenant("school", Some(d1), "Lincoln High School");
+    let s2 = app.tenant("school", Some(d1), "Roper Elementary");
+    let d2 = app.tenant("district", None, "Riverside Unified");
+    let s3 = app.tenant("school", Some(d2), "Arlington High");
+    let now = keel::db::now_micros(app.state.now());
+    let mut conn = app.conn();
+    let job = keel::jobs::store::enqueue(
+        &mut conn,
+        &keel::jobs::NewJob::new("jobs.purge", serde_json::json!({})),
+        now,
+    )
+    .unwrap()
+    .unwrap();
+    let email = keel::db::write_tx(&mut conn, |c| {
+        keel::notify::queue(
+            c,
+            &keel::notify::Email {
+                to: "x@y.example".into(),
+                subject: "s".into(),
+                text: "t".into(),
+                html: None,
+                headers: vec![],
+                dedupe_key: None,
+            },
+            now,
+        )
+    })
+    .unwrap()
+    .unwrap();
+    drop(conn);
+    let (e, _) = app.user(Role::Staff, Some(s3));
+    let user = keel::auth::store::user_by_email(&mut app.conn(), &e).unwrap().unwrap().id;
+    Fixture { d1, s1, s2, d2, s3, job, email, user }
+}
+
+/// A fresh staff membership in `tenant` (so removing it cannot disturb other cases).
+fn membership_in(app: &TestApp, tenant: i64) -> i64 {
+    let (e, _) = app.user(Role::Staff, Some(tenant));
+    let mut conn = app.conn();
+    let u = keel::auth::store::user_by_email(&mut conn, &e).unwrap().unwrap();
+    keel::auth::store::memberships_of(&mut conn, u.id).unwrap()[0].membership.id
+}
+
+fn home_tenant(f: &Fixture, role: Role) -> Option<i64> {
+    if role.is_internal() {
+        None
+    } else if role.is_district_role() {
+        Some(f.d1)
+    } else {
+        Some(f.s1)
+    }
+}
+
+fn target_tenant(f: &Fixture, role: Role, rel: Rel) -> i64 {
+    match rel {
+        Rel::Own => home_tenant(f, role).unwrap_or(f.d1),
+        Rel::LinkedSchool => f.s2,
+        Rel::OtherDistrict => {
+            if role.is_district_role() {
+                f.d2
+            } else {
+                f.s3
+            }
+        }
+    }
+}
+
+/// What the permission table says.
+fn expected_allowed(route: &RouteCase, role: Role, rel: Option<Rel>) -> bool {
+    if route.audience == Internal && !role.is_internal() {
+        return false;
+    }
+    if !allowed(role, route.action) {
+        return false;
+    }
+    match rel {
+        None => true,
+        Some(_) if role.is_internal() => true,
+        Some(Rel::Own) => true,
+        Some(Rel::LinkedSchool) => role.is_district_role(),
+        Some(Rel::OtherDistrict) => false,
+    }
+}
+
+async fn request(c: &Client, route: &RouteCase, path: &str) -> crate::harness::Resp {
+    if route.method == "get" { c.get(path).await } else { c.post(path, &[]).await }
+}
+
+async fn run_matrix(backend: Backend) {
+    let Some(app) = TestApp::new(backend) else { return };
+    let f = fixture(&app);
+    let mut cases = 0usize;
+    // Anonymous.
+    let anon = app.client().await;
+    for route in ROUTES {
+        if matches!(route.audience, Elsewhere(_)) {
+            continue;
+        }
+        let path = route
+            .path
+            .replace("{t}", &f.d1.to_string())
+            .replace("{m}", &membership_in(&app, f.s1).to_string())
+            .replace("{job}", &f.job.to_string())
+            .replace("{email}", &f.email.to_string())
+            .replace("{user}", &f.user.to_string());
+        let r = request(&anon, route, &path).await;
+        cases += 1;
+        if route.audience == Public {
+            assert!(
+                r.status.is_success() || r.status.is_redirection(),
+                "anonymous {} {path}: {}",
+                route.method,
+                r.status
+            );
+        } else {
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "anonymous {} {path}", route.method);
+            assert!(
+                r.location().starts_with("/login"),
+                "anonymous {} {path} -> {}",
+                route.method,
+                r.location()
+            );
+        }
+    }
+    for role in Role::ALL {
+        let c = app.signed_in(role, home_tenant(&f, role)).await;
+        for route in ROUTES {
+            if matches!(route.audience, Elsewhere(_) | Public) {
+                continue;
+            }
+            let rels: Vec<Option<Rel>> = if route.target == T::None {
+                vec![None]
+            } else {
+                vec![Some(Rel::Own), Some(Rel::LinkedSchool), Some(Rel::OtherDistrict)]
+            };
+            for rel in rels {
+                let tenant = rel.map(|rel| target_tenant(&f, role, rel)).unwrap_or(f.d1);
+                let m = if route.target == T::Membership { membership_in(&app, tenant) } else { 0 };
+                let path = route
+                    .path
+                    .replace("{t}", &tenant.to_string())
+                    .replace("{m}", &m.to_string())
+                    .replace("{job}", &f.job.to_string())
+                    .replace("{email}", &f.email.to_string())
+                    .replace("{user}", &f.user.to_string());
+                let r = request(&c, route, &path).await;
+                cases += 1;
+                let want = expected_allowed(route, role, rel);
+                if want {
+                    assert!(
+                        r.status != StatusCode::NOT_FOUND
+                            && r.status != StatusCode::FORBIDDEN
+                            && !r.status.is_server_error(),
+                        "{role:?} {rel:?} {} {path}: expected allowed, got {}\n{}",
+                        route.method,
+                        r.status,
+                        &r.body[..r.body.len().min(400)]
+                    );
+                } else {
+                    assert_eq!(
+                        r.status,
+                        StatusCode::NOT_FOUND,
+                        "{role:?} {rel:?} {} {path}: expected 404",
+                        route.method
+                    );
+                    assert!(
+                        !r.body.contains(&format!("/{tenant}/")) || tenant == 0,
+                        "a 404 never echoes the id"
+                    );
+                }
+            }
+        }
+        let _ = f.s3;
+    }
+    println!("route matrix ({backend:?}): {cases} cases over {} routes and 8 principals", ROUTES.len());
+}
+
+#[actix_web::test]
+async fn route_role_tenant_matrix_sqlite() {
+    run_matrix(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn route_role_tenant_matrix_postgres() {
+    run_matrix(Backend::Postgres).await;
+}
