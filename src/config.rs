@@ -95,6 +95,10 @@ pub struct RawSettings {
     pub pool_size: Option<String>,
     /// `KEEL_WORKERS`
     pub workers: Option<String>,
+    /// `KEEL_SESSION_IDLE_MINUTES`
+    pub session_idle_minutes: Option<String>,
+    /// `KEEL_SESSION_MAX_HOURS`
+    pub session_max_hours: Option<String>,
 }
 
 /// The validated configuration.
@@ -124,6 +128,8 @@ pub struct Config {
     pub pool_size: u32,
     /// Background job workers in this process (0 disables them).
     pub workers: usize,
+    /// Session idle and absolute lifetimes.
+    pub sessions: crate::auth::session::Lifetimes,
 }
 
 impl std::fmt::Debug for Config {
@@ -221,6 +227,12 @@ impl Config {
         };
         let pool_size = parse_num(raw.pool_size, "KEEL_DB_POOL_SIZE", default_pool, 1, 200)?;
         let workers = parse_num(raw.workers, "KEEL_WORKERS", 2, 0, 64)? as usize;
+        let idle = parse_num(raw.session_idle_minutes, "KEEL_SESSION_IDLE_MINUTES", 30, 5, 24 * 60)?;
+        let max = parse_num(raw.session_max_hours, "KEEL_SESSION_MAX_HOURS", 12, 1, 24 * 30)?;
+        let sessions = crate::auth::session::Lifetimes {
+            idle: chrono::Duration::minutes(i64::from(idle)),
+            absolute: chrono::Duration::hours(i64::from(max)),
+        };
         Ok(Self {
             database_url,
             backend,
@@ -234,6 +246,7 @@ impl Config {
             mode,
             pool_size,
             workers,
+            sessions,
         })
     }
 

@@ -63,6 +63,7 @@ pub fn job_registry() -> jobs::Registry {
     let mut reg = jobs::Registry::default();
     jobs::register_jobs(&mut reg);
     notify::register_jobs(&mut reg);
+    auth::register_jobs(&mut reg);
     reg
 }
 

@@ -49,6 +49,12 @@ struct Settings {
     /// Maximum database connections of this process.
     #[arg(long, env = "KEEL_DB_POOL_SIZE", global = true)]
     pool_size: Option<String>,
+    /// Minutes without activity before a session ends (default 30).
+    #[arg(long, env = "KEEL_SESSION_IDLE_MINUTES", global = true)]
+    session_idle_minutes: Option<String>,
+    /// Hours after sign-in when a session ends regardless (default 12).
+    #[arg(long, env = "KEEL_SESSION_MAX_HOURS", global = true)]
+    session_max_hours: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +141,8 @@ fn raw_settings(s: &Settings, bind: Option<String>, workers: Option<String>) -> 
         env: s.run_mode.clone(),
         pool_size: s.pool_size.clone(),
         workers,
+        session_idle_minutes: s.session_idle_minutes.clone(),
+        session_max_hours: s.session_max_hours.clone(),
     }
 }
 

@@ -104,9 +104,10 @@ pub async fn load_principal(req: &HttpRequest) -> Result<Option<Principal>, AppE
         req.app_data::<web::Data<AppState>>().ok_or_else(|| AppError::internal("AppState missing"))?.clone();
     let Some(tok) = session::token_from(req, state.config()) else { return Ok(None) };
     let now = now_micros(state.now());
+    let life = state.config().sessions;
     let loaded = state
         .db(move |c| {
-            let r = session::load(c, &tok, now)?;
+            let r = session::load(c, &tok, now, life)?;
             match r {
                 Ok((s, u)) if s.stage == "full" => {
                     let ms = store::memberships_of(c, u.id)?;

@@ -46,6 +46,7 @@ pub fn home_for(p: &Principal) -> &'static str {
         Some(Role::PlatformAdmin) | Some(Role::SupportAgent) => "/admin",
         Some(Role::DistrictAdmin) => "/district/schools",
         Some(Role::Auditor) => "/audit",
+        Some(Role::SchoolAdmin) => "/district/members",
         _ => "/account",
     }
 }
@@ -55,4 +56,21 @@ async fn home(p: MaybePrincipal) -> HttpResponse {
         Some(p) => redirect(home_for(&p)),
         None => redirect("/login"),
     }
+}
+
+/// Registers identity housekeeping: expired sessions and spent tokens are deleted daily.
+pub fn register_jobs(reg: &mut crate::jobs::Registry) {
+    reg.add("auth.purge", |state: crate::AppState, _job| async move {
+        let now = crate::db::now_micros(state.now());
+        let life = state.config().sessions;
+        state
+            .db(move |c| {
+                store::purge_sessions(c, now, life.idle, life.absolute)?;
+                store::purge_tokens(c, now)?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    });
+    reg.every("auth.purge", "23 4 * * *", "auth.purge");
 }

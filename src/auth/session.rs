@@ -12,10 +12,20 @@ use crate::config::Config;
 use crate::db::DbConn;
 use crate::web::token;
 
-/// Sign out after this long without a request.
-pub const IDLE_TIMEOUT: Duration = Duration::minutes(30);
-/// Sign out this long after sign-in, whatever happens.
-pub const ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
+/// How long sessions last (from `KEEL_SESSION_IDLE_MINUTES` and `KEEL_SESSION_MAX_HOURS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// Sign out after this long without a request (default 30 minutes).
+    pub idle: Duration,
+    /// Sign out this long after sign-in, whatever happens (default 12 hours).
+    pub absolute: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self { idle: Duration::minutes(30), absolute: Duration::hours(12) }
+    }
+}
 /// `last_seen_at` is written at most this often.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
@@ -91,6 +101,7 @@ pub fn load(
     conn: &mut DbConn,
     token: &str,
     now: NaiveDateTime,
+    life: Lifetimes,
 ) -> diesel::QueryResult<Result<(Session, User), Expired>> {
     let hash = token::sha256_hex(token.as_bytes());
     let Some((session, user)) = store::session_with_user(conn, &hash)? else {
@@ -98,9 +109,9 @@ pub fn load(
     };
     let verdict = if user.status != "active" {
         Some(Expired::Disabled)
-    } else if now - session.created_at > ABSOLUTE_TIMEOUT {
+    } else if now - session.created_at > life.absolute {
         Some(Expired::Absolute)
-    } else if now - session.last_seen_at > IDLE_TIMEOUT {
+    } else if now - session.last_seen_at > life.idle {
         Some(Expired::Idle)
     } else {
         None

@@ -284,7 +284,8 @@ impl FromRequest for PendingSession {
                 .clone();
             let tok = session::token_from(&req, state.config()).ok_or(AppError::Unauthorized)?;
             let now = now_micros(state.now());
-            let loaded = state.db(move |c| Ok(session::load(c, &tok, now)?)).await?;
+            let life = state.config().sessions;
+            let loaded = state.db(move |c| Ok(session::load(c, &tok, now, life)?)).await?;
             let (session, user) = loaded.map_err(|_| AppError::Unauthorized)?;
             Ok(PendingSession { session, user })
         })

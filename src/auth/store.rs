@@ -367,3 +367,16 @@ impl MemberRow {
         super::Role::parse(&self.role).map(|r| r.label()).unwrap_or("Unknown role")
     }
 }
+
+/// Deletes tokens that expired more than 30 days ago, and stale throttle rows.
+pub fn purge_tokens(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+    use crate::db::schema::{auth_tokens as at, login_attempts as la};
+    let a = diesel::delete(at::table.filter(at::expires_at.lt(now - Duration::days(30)))).execute(conn)?;
+    let b = diesel::delete(
+        la::table
+            .filter(la::last_failure_at.lt(now - Duration::days(2)))
+            .filter(la::locked_until.is_null().or(la::locked_until.lt(now))),
+    )
+    .execute(conn)?;
+    Ok(a + b)
+}
