@@ -18,6 +18,8 @@ WARMUP="${BENCH_WARMUP:-2s}"
 COLD_RUNS="${BENCH_COLD_RUNS:-5}"
 BUILD_TIMEOUT="${BENCH_BUILD_TIMEOUT:-2400}" # seconds; includes waiting for the cargo lock
 START_TIMEOUT="${BENCH_START_TIMEOUT:-120}"   # seconds for /healthz to answer after spawn
+QUIET_MIN="${BENCH_QUIET_MIN:-90}"            # % of the host idle before a measurement starts...
+QUIET_WAIT="${BENCH_QUIET_WAIT:-300}"         # ...waiting at most this many seconds for it (0: don't wait)
 PG_HOST=127.0.0.1
 PG_PORT=5432
 ENDPOINTS=(/healthz /login)
@@ -193,6 +195,45 @@ cpu_idle_pct() {
   awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
 }
 
+# CPU accounting over a wrk run, in % of the whole host (all cores = 100): the server, wrk
+# (this shell's reaped children), and everything else (another build or test run sharing the host).
+host_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+proc_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+children_secs() { # `times` must run in this shell (not a pipe/subshell) to see its reaped children
+  times >"$OUT/.times"
+  awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.2f", t }' "$OUT/.times"
+}
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_begin() { read -r H0_BUSY H0_TOTAL < <(host_ticks); S0="$(proc_ticks "$1")"; children_secs >"$OUT/.c0"; C0="$(<"$OUT/.c0")"; }
+cpu_end() { # sets CPU_SPLIT "keel / wrk / other"
+  local hb ht s1 c1
+  read -r hb ht < <(host_ticks)
+  s1="$(proc_ticks "$1")"
+  children_secs >"$OUT/.c1"
+  c1="$(<"$OUT/.c1")"
+  CPU_SPLIT="$(awk -v hb="$((hb - H0_BUSY))" -v ht="$((ht - H0_TOTAL))" -v s="$((s1 - S0))" \
+    -v c="$(awk -v a="$C0" -v b="$c1" -v k="$CLK_TCK" 'BEGIN {print (b - a) * k}')" 'BEGIN {
+      srv = 100 * s / ht; w = 100 * c / ht; o = 100 * hb / ht - srv - w; if (o < 0) o = 0
+      printf "%.0f / %.0f / %.0f", srv, w, o }')"
+}
+
+# wait_quiet: waits (bounded by QUIET_WAIT) until the host is at least QUIET_MIN% idle, so
+# another build or test run does not share the cores with the measurement. Sets IDLE to the
+# last sample; a measurement that starts on a busy host is still taken, and flagged.
+wait_quiet() {
+  local deadline=$((SECONDS + QUIET_WAIT)) said=
+  while :; do
+    IDLE="$(cpu_idle_pct)"
+    ((IDLE >= QUIET_MIN)) && return 0
+    if ((SECONDS >= deadline)); then
+      log "warning: host only $IDLE% idle after waiting ${QUIET_WAIT}s; measuring anyway (flagged in the table)"
+      return 0
+    fi
+    [[ -n $said ]] || log "host only $IDLE% idle; waiting up to ${QUIET_WAIT}s for it to reach ${QUIET_MIN}%"
+    said=1
+  done
+}
+
 # keep_log SRC DEST: copy a server log into the results, trimmed when large (the info-level
 # access log of a load run is hundreds of MB); the number of access-log lines is kept.
 keep_log() {
@@ -228,22 +269,24 @@ load_pass() {
     bytes="$(wc -c <"$OUT/body.tmp" | tr -d ' ')"
     rm -f "$OUT/body.tmp"
     [[ $code == 200 ]] || die "GET $path answered $code before the load test"
-    idle="$(cpu_idle_pct)"
-    ((idle >= 90)) || log "warning: host only $idle% idle before this run; other processes will skew it"
+    wait_quiet
+    idle=$IDLE
     name="${path#/}"
     raw="$OUT/wrk-$backend-$filter-$name.txt"
     log "$backend: warm-up $WARMUP, then wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency $path"
     timeout 120 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" "http://127.0.0.1:$PORT$path" >/dev/null
+    cpu_begin "$SERVER_PID"
     timeout 300 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
       "http://127.0.0.1:$PORT$path" >"$raw"
+    cpu_end "$SERVER_PID"
     rps="$(awk '/^Requests\/sec:/ {print $2}' "$raw")"
     p50="$(to_ms "$(awk '$1 == "50%" {print $2}' "$raw")")"
     p99="$(to_ms "$(awk '$1 == "99%" {print $2}' "$raw")")"
     non2xx="$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$raw")"
     sockerr="$(awk -F'Socket errors: ' '/Socket errors:/ {print $2}' "$raw")"
     [[ -n $rps ]] || die "could not parse wrk output $raw"
-    LOAD_ROWS+=("| $backend | $label | GET $path | $rps | $p50 | $p99 | ${non2xx:-0} | ${sockerr:-none} | $bytes | $idle |")
-    log "$backend GET $path: $rps req/s, p50 $p50 ms, p99 $p99 ms"
+    LOAD_ROWS+=("| $backend | $label | GET $path | $rps | $p50 | $p99 | ${non2xx:-0} | ${sockerr:-none} | $bytes | $idle | $CPU_SPLIT |")
+    log "$backend GET $path: $rps req/s, p50 $p50 ms, p99 $p99 ms; CPU keel/wrk/other: $CPU_SPLIT %"
   done
   stop_pid "$SERVER_PID"
   keep_log "$logfile" "$OUT/server-$backend-$filter.log"
@@ -254,7 +297,8 @@ COLD_ROWS=()
 # Times spawn of `keel serve --bind ...` (no --demo) until GET /healthz first answers 200.
 cold_start() {
   local backend=$1 case=$2 prepare=$3 i logfile t0 t1 ms samples=() sorted median idle
-  idle="$(cpu_idle_pct)"
+  wait_quiet
+  idle=$IDLE
   log "$backend: cold start, $case ($COLD_RUNS runs; host $idle% idle before)"
   for ((i = 1; i <= COLD_RUNS; i++)); do
     "$prepare" "$i"
@@ -319,8 +363,8 @@ fi
 {
   echo "## Throughput and latency (wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency)"
   echo
-  echo '| Backend | Server logging | Endpoint | Requests/s | p50 (ms) | p99 (ms) | Non-2xx/3xx | Socket errors | Body bytes | Host idle before (%) |'
-  echo '|---|---|---|---:|---:|---:|---:|---|---:|---:|'
+  echo '| Backend | Server logging | Endpoint | Requests/s | p50 (ms) | p99 (ms) | Non-2xx/3xx | Socket errors | Body bytes | Host idle before (%) | CPU during run: keel / wrk / other (% of host) |'
+  echo '|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|'
   printf '%s\n' "${LOAD_ROWS[@]}"
   echo
   echo "## Cold start: spawn of \`keel serve\` until GET /healthz first answers 200 ($COLD_RUNS runs)"
@@ -329,5 +373,6 @@ fi
   echo '|---|---|---:|---:|---:|---|---:|'
   printf '%s\n' "${COLD_ROWS[@]}"
 } >>"$SUMMARY"
+rm -f "$OUT/.times" "$OUT/.c0" "$OUT/.c1"
 cat "$SUMMARY"
 log "raw wrk output, server logs and summary.md: $OUT"

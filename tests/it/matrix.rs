@@ -436,3 +436,57 @@ async fn route_role_tenant_matrix_sqlite() {
 async fn route_role_tenant_matrix_postgres() {
     run_matrix(Backend::Postgres).await;
 }
+
+/// Every unsafe route refuses a missing or wrong CSRF token and a cross-site origin.
+async fn csrf_everywhere(backend: Backend) {
+    let Some(app) = TestApp::new(backend) else { return };
+    let f = fixture(&app);
+    let c = app.signed_in(Role::PlatformAdmin, None).await;
+    let good = c.csrf.borrow().clone();
+    let mut n = 0;
+    for route in ROUTES.iter().filter(|r| r.method == "post") {
+        let path = route
+            .path
+            .replace("{t}", &f.d1.to_string())
+            .replace("{m}", &membership_in(&app, f.s1).to_string())
+            .replace("{job}", &f.job.to_string())
+            .replace("{email}", &f.email.to_string())
+            .replace("{user}", &f.user.to_string());
+        for token in ["", "0000000000000000000000000000000000000000000000000000000000000000"] {
+            let r = c.post(&path, &[("csrf_token", token)]).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "POST {path} with token {token:?}");
+        }
+        let form = [("csrf_token", good.as_str())];
+        let r = c
+            .send(
+                actix_web::test::TestRequest::post()
+                    .uri(&path)
+                    .insert_header(("origin", "https://evil.example"))
+                    .set_form(form),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "POST {path} from another origin");
+        let r = c
+            .send(
+                actix_web::test::TestRequest::post()
+                    .uri(&path)
+                    .insert_header(("sec-fetch-site", "cross-site"))
+                    .set_form(form),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "POST {path} cross-site");
+        n += 4;
+    }
+    assert_eq!(c.get("/account").await.status, StatusCode::OK, "still signed in: nothing was done");
+    println!("CSRF refusals ({backend:?}): {n} cases");
+}
+
+#[actix_web::test]
+async fn every_unsafe_route_checks_csrf_and_origin_sqlite() {
+    csrf_everywhere(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn every_unsafe_route_checks_csrf_and_origin_postgres() {
+    csrf_everywhere(Backend::Postgres).await;
+}
