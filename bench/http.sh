@@ -97,7 +97,9 @@ if [[ -n ${BENCH_REV:-} ]]; then
   REV="$(git -C "$ROOT" rev-parse --verify "${BENCH_REV}^{commit}")" || die "BENCH_REV=$BENCH_REV is not a commit"
   new_tmp
   SRC=$TMP
-  git -C "$ROOT" archive --format=tar "$REV" | tar -x -C "$SRC"
+  # -m: files get the current mtime, so cargo never mistakes an export of an older commit for
+  # already built (git archive stamps files with the commit time).
+  git -C "$ROOT" archive --format=tar "$REV" | tar -x -m -C "$SRC"
   BUILD_TARGET="$CARGO_TARGET_DIR/bench-rev"
   log "cargo build --release of $BENCH_REV ($REV) exported to $SRC (target dir $BUILD_TARGET)"
 else

@@ -108,6 +108,7 @@ pub fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         creds.push((i, pw, hash));
     }
     let logins = write_tx(&mut conn, |c: &mut DbConn| -> Result<Vec<DemoLogin>, diesel::result::Error> {
+        crate::status::demo::seed(c, now)?;
         let actor = crate::audit::Actor::system("keel demo seed");
         let ev = |action, id: i64, details| {
             crate::audit::Event::new(action, "tenant", id).tenant(Some(id)).details(details)

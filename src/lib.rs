@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod jobs;
 pub mod notify;
+pub mod status;
 pub mod storage;
 pub mod tenancy;
 pub mod web;
@@ -44,6 +45,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     jobs: jobs::Registry,
     job_wakeup: Notify,
+    status: std::sync::RwLock<Arc<status::snapshot::Snapshot>>,
 }
 
 /// Shared state of a running Keel: configuration, the pool, mail, files, the clock, jobs.
@@ -64,6 +66,7 @@ pub fn job_registry() -> jobs::Registry {
     jobs::register_jobs(&mut reg);
     notify::register_jobs(&mut reg);
     auth::register_jobs(&mut reg);
+    status::register_jobs(&mut reg);
     reg
 }
 
@@ -91,8 +94,21 @@ impl AppState {
         let mailer = Mailer::from_config(&config.mail).map_err(|e| anyhow::anyhow!("KEEL_SMTP_URL: {e}"))?;
         let files =
             FileStore::open(&config.object_store).map_err(|e| anyhow::anyhow!("KEEL_OBJECT_STORE: {e}"))?;
+        let snapshot = {
+            let mut conn = pool.get().map_err(|e| anyhow::anyhow!("database pool: {e}"))?;
+            status::snapshot::build(&mut conn, clock.now())?
+        };
         Ok(Self {
-            inner: Arc::new(Inner { config, pool, mailer, files, clock, jobs, job_wakeup: Notify::new() }),
+            inner: Arc::new(Inner {
+                config,
+                pool,
+                mailer,
+                files,
+                clock,
+                jobs,
+                job_wakeup: Notify::new(),
+                status: std::sync::RwLock::new(Arc::new(snapshot)),
+            }),
         })
     }
 
@@ -124,6 +140,22 @@ impl AppState {
     /// Wakes idle workers when a job is enqueued.
     pub fn job_wakeup(&self) -> &Notify {
         &self.inner.job_wakeup
+    }
+
+    /// The current public status snapshot (never touches the database).
+    pub fn status_snapshot(&self) -> Arc<status::snapshot::Snapshot> {
+        match self.inner.status.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the status snapshot.
+    pub fn set_status_snapshot(&self, s: status::snapshot::Snapshot) {
+        match self.inner.status.write() {
+            Ok(mut g) => *g = Arc::new(s),
+            Err(p) => *p.into_inner() = Arc::new(s),
+        }
     }
 
     /// The pool (for CLI commands that run outside a request).
@@ -193,6 +225,7 @@ pub fn build_app(
         .configure(audit::routes)
         .configure(tenancy::admin::routes)
         .configure(tenancy::district::routes)
+        .configure(status::routes)
         .configure(jobs::admin::routes)
         .configure(notify::admin::routes)
         .default_service(aweb::to(not_found))

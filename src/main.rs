@@ -220,6 +220,11 @@ fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     }
+    {
+        // The snapshot was built before any demo data: rebuild it now.
+        let mut conn = state.pool().get()?;
+        state.set_status_snapshot(keel::status::snapshot::build(&mut conn, state.now())?);
+    }
     let worker_count = if args.no_worker { 0 } else { cfg.workers };
     let bind = cfg.bind.clone();
     tracing::info!(bind = %bind, database = cfg.backend.name(), workers = worker_count, version = keel::VERSION, "keel starting");
@@ -231,6 +236,7 @@ fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         }
         let server =
             server.bind(&bind).map_err(|e| anyhow::anyhow!("KEEL_BIND: cannot listen on {bind}: {e}"))?.run();
+        keel::status::spawn_refresher(state.clone(), std::time::Duration::from_secs(15));
         jobs::spawn_workers(state, worker_count);
         println!("Keel is listening on http://{bind}/");
         server.await.map_err(|e| anyhow::anyhow!("server: {e}"))

@@ -20,6 +20,7 @@ const SECTIONS: &[(&str, &str, Action, For)] = &[
     ("/admin", "Overview", Action::ViewAdminOverview, For::Internal),
     ("/admin/tenants", "Tenants", Action::ViewTenants, For::Internal),
     ("/admin/users", "Users", Action::ViewUsers, For::Internal),
+    ("/admin/status", "Status page", Action::ViewStatusAdmin, For::Internal),
     ("/district/schools", "Schools", Action::ViewSchools, For::Tenant),
     ("/district/members", "Members", Action::ViewMembers, For::Tenant),
     ("/audit", "Audit log", Action::ViewAudit, For::Anyone),

@@ -116,11 +116,19 @@ pub enum Action {
     ViewAudit,
     /// Download a signed checkpoint of the audit chain.
     ExportAuditCheckpoint,
+    /// See the status page's operator side (`/admin/status`).
+    ViewStatusAdmin,
+    /// Post updates to incidents and maintenance.
+    PostIncidentUpdate,
+    /// Create incidents and maintenance, write postmortems, correct impact windows.
+    ManageIncidents,
+    /// Create components and set their status by hand.
+    ManageComponents,
 }
 
 impl Action {
     /// Every action (the route × role test walks them).
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 19] = [
         Action::UseAccount,
         Action::ViewAdminOverview,
         Action::ViewJobs,
@@ -136,6 +144,10 @@ impl Action {
         Action::ManageMembers,
         Action::ViewAudit,
         Action::ExportAuditCheckpoint,
+        Action::ViewStatusAdmin,
+        Action::PostIncidentUpdate,
+        Action::ManageIncidents,
+        Action::ManageComponents,
     ];
 }
 
@@ -146,12 +158,17 @@ pub fn allowed(role: Role, action: Action) -> bool {
     use Role::*;
     match action {
         UseAccount => true,
-        ViewAdminOverview | ViewJobs | ViewEmails | ViewTenants | ViewUsers => {
+        ViewAdminOverview | ViewJobs | ViewEmails | ViewTenants | ViewUsers | ViewStatusAdmin
+        | PostIncidentUpdate => {
             matches!(role, PlatformAdmin | SupportAgent)
         }
-        ManageJobs | ManageEmails | ManageTenants | ManageUsers | ExportAuditCheckpoint => {
-            role == PlatformAdmin
-        }
+        ManageJobs
+        | ManageEmails
+        | ManageTenants
+        | ManageUsers
+        | ExportAuditCheckpoint
+        | ManageIncidents
+        | ManageComponents => role == PlatformAdmin,
         ViewSchools => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor | Procurement),
         ViewMembers => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor | SchoolAdmin),
         ManageMembers => matches!(role, PlatformAdmin | DistrictAdmin | SchoolAdmin),

@@ -161,7 +161,96 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(sessions -> users (user_id));
 
+diesel::table! {
+    status_components (id) {
+        id -> BigInt,
+        public_id -> Text,
+        name -> Text,
+        description -> Text,
+        group_id -> Nullable<BigInt>,
+        is_group -> Bool,
+        position -> Integer,
+        showcase -> Bool,
+        only_show_if_degraded -> Bool,
+        start_date -> Nullable<Timestamp>,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    component_status_changes (id) {
+        id -> BigInt,
+        component_id -> BigInt,
+        status -> Text,
+        from_at -> Timestamp,
+        to_at -> Nullable<Timestamp>,
+        source -> Text,
+        actor_user_id -> Nullable<BigInt>,
+        incident_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    incidents (id) {
+        id -> BigInt,
+        public_id -> Text,
+        code -> Text,
+        kind -> Text,
+        name -> Text,
+        status -> Text,
+        impact -> Text,
+        started_at -> Nullable<Timestamp>,
+        monitoring_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<Timestamp>,
+        scheduled_for -> Nullable<Timestamp>,
+        scheduled_until -> Nullable<Timestamp>,
+        published -> Bool,
+        postmortem_body -> Nullable<Text>,
+        postmortem_published_at -> Nullable<Timestamp>,
+        ics_sequence -> Integer,
+        reminder_sent -> Bool,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    incident_updates (id) {
+        id -> BigInt,
+        public_id -> Text,
+        incident_id -> BigInt,
+        status -> Text,
+        body -> Text,
+        display_at -> Timestamp,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    incident_components (incident_id, component_id) {
+        incident_id -> BigInt,
+        component_id -> BigInt,
+        status -> Text,
+    }
+}
+
+diesel::joinable!(incident_updates -> incidents (incident_id));
+diesel::joinable!(incident_components -> incidents (incident_id));
+diesel::joinable!(incident_components -> status_components (component_id));
+diesel::joinable!(component_status_changes -> status_components (component_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    status_components,
+    component_status_changes,
+    incidents,
+    incident_updates,
+    incident_components,
     jobs,
     outbound_emails,
     tenants,

@@ -9,4 +9,5 @@ mod jobs;
 mod matrix;
 mod migrations;
 mod outbox;
+mod status;
 mod web;

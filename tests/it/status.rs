@@ -1,0 +1,310 @@
+//! The status page: operators' changes appear on the public page and in the Statuspage v2 JSON,
+//! the snapshot keeps serving with the database gone, maintenance moves by itself, uptime is
+//! explained, and bad input is answered beside the fields.
+
+use std::collections::BTreeSet;
+
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use chrono::Duration;
+use keel::auth::Role;
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::harness::TestApp;
+
+async fn add_component(app: &TestApp, c: &crate::harness::Client, name: &str) -> i64 {
+    let r = c.post("/admin/status/components", &[("name", name), ("description", "")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let comps = keel::status::store::components(&mut app.conn()).unwrap();
+    comps.iter().find(|x| x.name == name).unwrap().id
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+fn set(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+both_backends!(an_incident_appears_on_the_page_and_in_v2_then_resolves, |app| {
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let web = add_component(&app, &admin, "Web app").await;
+    let api = add_component(&app, &admin, "API").await;
+    let visitor = app.client().await;
+    assert!(visitor.get("/status").await.body.contains("All Systems Operational"));
+
+    let r = admin
+        .post(
+            "/admin/status/incidents",
+            &[
+                ("kind", "incident"),
+                ("name", "Sign-in errors"),
+                ("impact", "major"),
+                ("status", "investigating"),
+                ("body", "Teachers **cannot sign in**. <script>alert(1)</script>"),
+                ("started_at", ""),
+                (&format!("component_{web}"), "major_outage"),
+                (&format!("component_{api}"), ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = visitor.get("/status").await;
+    assert!(page.body.contains("Sign-in errors"));
+    assert!(page.body.contains("<strong>cannot sign in</strong>"));
+    assert!(!page.body.contains("<script>alert(1)"), "markdown is sanitized");
+    assert!(page.body.contains("Major Service Outage"), "a major outage of a component is critical");
+
+    // Statuspage v2: exact field names.
+    let v: Value = serde_json::from_str(&visitor.get("/api/v2/summary.json").await.body).unwrap();
+    assert_eq!(keys(&v), set(&["page", "components", "incidents", "scheduled_maintenances", "status"]));
+    assert_eq!(keys(&v["page"]), set(&["id", "name", "url", "time_zone", "updated_at"]));
+    assert_eq!(v["status"]["indicator"], "critical");
+    let comp = &v["components"][0];
+    assert_eq!(
+        keys(comp),
+        set(&[
+            "id",
+            "name",
+            "status",
+            "created_at",
+            "updated_at",
+            "position",
+            "description",
+            "showcase",
+            "start_date",
+            "group_id",
+            "page_id",
+            "group",
+            "only_show_if_degraded"
+        ])
+    );
+    let inc = &v["incidents"][0];
+    assert_eq!(
+        keys(inc),
+        set(&[
+            "id",
+            "name",
+            "status",
+            "impact",
+            "created_at",
+            "updated_at",
+            "started_at",
+            "monitoring_at",
+            "resolved_at",
+            "shortlink",
+            "page_id",
+            "incident_updates",
+            "components",
+            "postmortem_body"
+        ])
+    );
+    assert_eq!(inc["impact"], "major");
+    assert_eq!(inc["components"][0]["status"], "major_outage");
+    assert_eq!(
+        keys(&inc["incident_updates"][0]),
+        set(&[
+            "id",
+            "status",
+            "body",
+            "incident_id",
+            "created_at",
+            "updated_at",
+            "display_at",
+            "affected_components"
+        ])
+    );
+    assert!(inc["created_at"].as_str().unwrap().ends_with("+00:00"), "ISO 8601 with offset");
+    let r = visitor.get("/api/v2/incidents/unresolved.json").await;
+    assert_eq!(r.header("access-control-allow-origin").as_deref(), Some("*"));
+
+    // Resolve: the component is operational again and the incident leaves "unresolved".
+    let id = keel::status::store::incidents_all(&mut app.conn()).unwrap()[0].id;
+    let r = admin
+        .post(&format!("/admin/status/incidents/{id}/updates"), &[("status", "resolved"), ("body", "Fixed.")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let v: Value =
+        serde_json::from_str(&visitor.get("/api/v2/incidents/unresolved.json").await.body).unwrap();
+    assert_eq!(v["incidents"].as_array().unwrap().len(), 0);
+    let v: Value = serde_json::from_str(&visitor.get("/api/v2/components.json").await.body).unwrap();
+    assert!(v["components"].as_array().unwrap().iter().all(|c| c["status"] == "operational"));
+    let code = keel::status::store::incident(&mut app.conn(), id).unwrap().code;
+    let page = visitor.get(&format!("/status/incidents/{code}")).await;
+    assert!(page.body.contains("Fixed.") && page.body.contains("Teachers"));
+    assert_eq!(visitor.get("/status/incidents/nosuchcode").await.status, StatusCode::NOT_FOUND);
+    // Every change was audited.
+    let actions: Vec<String> = {
+        use diesel::prelude::*;
+        keel::db::schema::audit_events::table
+            .select(keel::db::schema::audit_events::action)
+            .load(&mut *app.conn())
+            .unwrap()
+    };
+    assert!(actions.contains(&"incident.create".into()) && actions.contains(&"incident.update".into()));
+});
+
+both_backends!(public_pages_keep_serving_when_the_database_is_gone, |app| {
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    add_component(&app, &admin, "Reporting").await;
+    let visitor = app.client().await;
+    let first = visitor.get("/status").await;
+    assert_eq!(first.status, StatusCode::OK);
+    let tag = first.header("etag").unwrap();
+    let again =
+        visitor.send(TestRequest::get().uri("/status").insert_header(("if-none-match", tag.as_str()))).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(first.header("cache-control").as_deref(), Some("public, max-age=30"));
+    // Hold every pooled connection: the database is unreachable for the app.
+    let held: Vec<_> = (0..4).map(|_| app.state.pool().get().unwrap()).collect();
+    assert!(keel::status::refresh(&app.state).await.is_err());
+    for path in
+        ["/status", "/api/v2/summary.json", "/api/v2/status.json", "/status/uptime", "/api/status/health"]
+    {
+        let r = visitor.get(path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path} keeps serving");
+    }
+    let page = visitor.get("/status").await;
+    assert!(
+        page.body.contains("We can&#39;t refresh this page right now")
+            || page.body.contains("We can't refresh this page right now"),
+        "stale marker"
+    );
+    assert!(page.body.contains("Reporting"));
+    let health: Value = serde_json::from_str(&visitor.get("/api/status/health").await.body).unwrap();
+    assert_eq!(health["stale"], true);
+    assert_eq!(
+        admin.get("/admin/status").await.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "signed-in pages say 503"
+    );
+    drop(held);
+    keel::status::refresh(&app.state).await.unwrap();
+    assert!(!visitor.get("/status").await.body.contains("refresh this page right now"));
+});
+
+both_backends!(maintenance_starts_and_completes_by_itself, |app| {
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let audio = add_component(&app, &admin, "Audio upload & processing").await;
+    let start = app.state.now() + Duration::hours(1);
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M").to_string();
+    // End before start is refused beside the field, input kept.
+    let r = admin
+        .post(
+            "/admin/status/incidents",
+            &[
+                ("kind", "maintenance"),
+                ("name", "Cluster upgrade"),
+                ("body", "Upgrading."),
+                ("scheduled_for", &fmt(start)),
+                ("scheduled_until", &fmt(start - Duration::hours(2))),
+                (&format!("component_{audio}"), "under_maintenance"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("The end must be after the start."));
+    assert!(r.body.contains("value=\"Cluster upgrade\""));
+    let r = admin
+        .post(
+            "/admin/status/incidents",
+            &[
+                ("kind", "maintenance"),
+                ("name", "Cluster upgrade"),
+                ("body", "Upgrading."),
+                ("scheduled_for", &fmt(start)),
+                ("scheduled_until", &fmt(start + Duration::hours(1))),
+                (&format!("component_{audio}"), "under_maintenance"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let upcoming: Value = serde_json::from_str(
+        &app.client().await.get("/api/v2/scheduled-maintenances/upcoming.json").await.body,
+    )
+    .unwrap();
+    assert_eq!(upcoming["scheduled_maintenances"][0]["status"], "scheduled");
+    assert!(upcoming["scheduled_maintenances"][0]["scheduled_for"].is_string());
+    let run = || async {
+        keel::jobs::store::enqueue(
+            &mut app.conn(),
+            &keel::jobs::NewJob::new("status.maintenance", serde_json::json!({})),
+            keel::db::now_micros(app.state.now()),
+        )
+        .unwrap();
+        app.run_jobs().await;
+    };
+    app.clock.advance(Duration::minutes(61));
+    run().await;
+    let c = keel::status::store::component(&mut app.conn(), audio).unwrap();
+    assert_eq!(c.status, "under_maintenance");
+    let active: Value = serde_json::from_str(
+        &app.client().await.get("/api/v2/scheduled-maintenances/active.json").await.body,
+    )
+    .unwrap();
+    assert_eq!(active["scheduled_maintenances"][0]["status"], "in_progress");
+    app.clock.advance(Duration::minutes(60));
+    run().await;
+    assert_eq!(keel::status::store::component(&mut app.conn(), audio).unwrap().status, "operational");
+    let all: Value =
+        serde_json::from_str(&app.client().await.get("/api/v2/scheduled-maintenances.json").await.body)
+            .unwrap();
+    assert_eq!(all["scheduled_maintenances"][0]["status"], "completed");
+});
+
+both_backends!(uptime_is_explained_and_never_rounded_up, |app| {
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let api = add_component(&app, &admin, "API").await;
+    app.clock.advance(Duration::days(10));
+    // Ten days later the old session has expired: sign in again.
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let r =
+        admin.post(&format!("/admin/status/components/{api}/status"), &[("status", "major_outage")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    app.clock.advance(Duration::minutes(1));
+    admin.post(&format!("/admin/status/components/{api}/status"), &[("status", "operational")]).await;
+    keel::status::refresh(&app.state).await.unwrap();
+    let public_id = keel::status::store::component(&mut app.conn(), api).unwrap().public_id;
+    let page = app.client().await.get(&format!("/status/uptime/{public_id}?days=30")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let main = &page.body[page.body.find("<main").unwrap_or(0)..];
+    assert!(!page.body.contains("100.000%"), "one outage minute never shows 100%: {main}");
+    assert!(page.body.contains("Major outage"), "the counted interval is listed");
+    assert!(page.body.contains("1.0"), "one weighted minute");
+    assert_eq!(app.client().await.get("/status/uptime/nope").await.status, StatusCode::NOT_FOUND);
+});
+
+both_backends!(support_agents_post_updates_but_do_not_open_incidents, |app| {
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let web = add_component(&app, &admin, "Web app").await;
+    admin
+        .post(
+            "/admin/status/incidents",
+            &[
+                ("kind", "incident"),
+                ("name", "Slow pages"),
+                ("impact", "minor"),
+                ("status", "investigating"),
+                ("body", "Looking."),
+                (&format!("component_{web}"), "degraded_performance"),
+            ],
+        )
+        .await;
+    let id = keel::status::store::incidents_all(&mut app.conn()).unwrap()[0].id;
+    let agent = app.signed_in(Role::SupportAgent, None).await;
+    let r = agent
+        .post(&format!("/admin/status/incidents/{id}/updates"), &[("status", "identified"), ("body", "")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Enter a message for customers."));
+    let r = agent
+        .post(
+            &format!("/admin/status/incidents/{id}/updates"),
+            &[("status", "identified"), ("body", "A cache node failed.")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(agent.post("/admin/status/incidents", &[("name", "x")]).await.status, StatusCode::NOT_FOUND);
+});
