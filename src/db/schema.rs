@@ -240,6 +240,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    status_subscribers (id) {
+        id -> BigInt,
+        email -> Text,
+        components -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        unsubscribed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(incident_updates -> incidents (incident_id));
 diesel::joinable!(incident_components -> incidents (incident_id));
 diesel::joinable!(incident_components -> status_components (component_id));
@@ -251,6 +263,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     incidents,
     incident_updates,
     incident_components,
+    status_subscribers,
     jobs,
     outbound_emails,
     tenants,

@@ -16,6 +16,7 @@ pub mod public;
 pub mod service;
 pub mod snapshot;
 pub mod store;
+pub mod subscriptions;
 pub mod uptime;
 
 use std::time::Duration as StdDuration;
@@ -29,6 +30,7 @@ use crate::error::AppError;
 /// Mounts the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     public::routes(cfg);
+    subscriptions::routes(cfg);
     api::routes(cfg);
     admin::routes(cfg);
 }
@@ -71,11 +73,20 @@ pub fn spawn_refresher(state: AppState, every: StdDuration) {
 pub fn register_jobs(reg: &mut crate::jobs::Registry) {
     reg.add("status.maintenance", |state: AppState, _job| async move {
         let now = now_micros(state.now());
-        let n = state.db(move |c| Ok(write_tx(c, |c| service::advance_maintenance(c, now))?)).await?;
+        let n = state
+            .db(move |c| {
+                Ok(write_tx(c, |c| {
+                    subscriptions::maintenance_reminders(c, now)?;
+                    service::advance_maintenance(c, now)
+                })?)
+            })
+            .await?;
+        state.job_wakeup().notify_waiters();
         if n > 0 {
             refresh(&state).await?;
         }
         Ok(())
     });
     reg.every("status.maintenance", "* * * * *", "status.maintenance");
+    subscriptions::register_jobs(reg);
 }

@@ -39,6 +39,11 @@ pub struct PublicCtx {
 }
 
 impl PublicCtx {
+    /// The context for a page titled `title`.
+    pub fn of(snap: &Snapshot, title: &str) -> Self {
+        Self::new(snap, title)
+    }
+
     fn new(snap: &Snapshot, title: &str) -> Self {
         Self {
             title: title.to_string(),

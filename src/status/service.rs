@@ -112,8 +112,11 @@ pub fn create(
         ))
         .returning(incidents::id)
         .get_result(conn)?;
-    insert_update(conn, id, &n.status, &n.body, now, actor.user_id)?;
+    let update = insert_update(conn, id, &n.status, &n.body, now, actor.user_id)?;
     store::set_affected(conn, id, &n.components)?;
+    if n.published {
+        super::subscriptions::enqueue_notification(conn, update, now)?;
+    }
     if n.kind == "incident" && n.published {
         for (cid, st) in &n.components {
             store::set_component_status(conn, *cid, st, "incident", actor.user_id, Some(id), now)?;
@@ -136,7 +139,7 @@ fn insert_update(
     body: &str,
     at: NaiveDateTime,
     by: Option<i64>,
-) -> QueryResult<usize> {
+) -> QueryResult<i64> {
     diesel::insert_into(iu::table)
         .values((
             iu::public_id.eq(short_code(12)),
@@ -148,7 +151,8 @@ fn insert_update(
             iu::created_at.eq(at),
             iu::updated_at.eq(at),
         ))
-        .execute(conn)
+        .returning(iu::id)
+        .get_result(conn)
 }
 
 /// Posts a timeline update; moves the incident's state and its components.
@@ -161,7 +165,8 @@ pub fn post_update(
     components: &[(i64, String)],
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    insert_update(conn, inc.id, status, body, now, actor.user_id)?;
+    let update = insert_update(conn, inc.id, status, body, now, actor.user_id)?;
+    super::subscriptions::enqueue_notification(conn, update, now)?;
     let resolved = status == "resolved" || status == "completed";
     diesel::update(incidents::table.find(inc.id))
         .set((

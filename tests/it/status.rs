@@ -308,3 +308,105 @@ both_backends!(support_agents_post_updates_but_do_not_open_incidents, |app| {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(agent.post("/admin/status/incidents", &[("name", "x")]).await.status, StatusCode::NOT_FOUND);
 });
+
+fn link_in(app: &TestApp, to: &str, marker: &str) -> String {
+    let (rows, _) = keel::notify::store::list(&mut app.conn(), None, 0, 500).unwrap();
+    let e = rows
+        .iter()
+        .find(|e| e.to_addr == to && e.text_body.contains(marker))
+        .unwrap_or_else(|| panic!("no email to {to}"));
+    let i = e.text_body.find(marker).unwrap();
+    e.text_body[i..].split_whitespace().next().unwrap().trim_start_matches("http://keel.test").to_string()
+}
+
+both_backends!(subscriptions_double_opt_in_notify_once_and_unsubscribe, |app| {
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let web = add_component(&app, &admin, "Web app").await;
+    let reports = add_component(&app, &admin, "Reporting").await;
+    let v = app.client().await;
+    let page = v.get("/status/subscribe").await;
+    let token = crate::harness::csrf_from(&page.body);
+    let r = v
+        .send(
+            TestRequest::post()
+                .uri("/status/subscribe")
+                .set_form([("email", "not-an-email"), ("csrf_token", token.as_str())]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let web_field = format!("component_{web}");
+    let r = v
+        .send(TestRequest::post().uri("/status/subscribe").set_form([
+            ("email", "it@district.example"),
+            (web_field.as_str(), "1"),
+            ("csrf_token", token.as_str()),
+        ]))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Check your email"));
+    app.run_jobs().await;
+    let manage = link_in(&app, "it@district.example", "http://keel.test/status/subscriptions/");
+    // Unconfirmed addresses get nothing.
+    admin
+        .post(
+            "/admin/status/incidents",
+            &[
+                ("kind", "incident"),
+                ("name", "Slow pages"),
+                ("impact", "minor"),
+                ("status", "investigating"),
+                ("body", "Looking."),
+                (&web_field, "degraded_performance"),
+            ],
+        )
+        .await;
+    app.run_jobs().await;
+    assert_eq!(app.sent_mail().iter().filter(|m| m.subject.contains("Slow pages")).count(), 0);
+    // Confirm on the page (a GET changes nothing).
+    let page = v.get(&manage).await;
+    assert!(page.body.contains("not confirmed yet"));
+    let t = crate::harness::csrf_from(&page.body);
+    let r = v
+        .send(TestRequest::post().uri(&manage).set_form([("action", "confirm"), ("csrf_token", t.as_str())]))
+        .await;
+    assert!(r.body.contains("your subscription is confirmed"));
+    // An update to a chosen component is emailed once, with one-click unsubscribe headers.
+    let id = keel::status::store::incidents_all(&mut app.conn()).unwrap()[0].id;
+    admin
+        .post(&format!("/admin/status/incidents/{id}/updates"), &[("status", "resolved"), ("body", "Fixed.")])
+        .await;
+    app.run_jobs().await;
+    app.run_jobs().await;
+    let mails: Vec<_> = app
+        .sent_mail()
+        .into_iter()
+        .filter(|m| m.to == "it@district.example" && m.subject.contains("Slow pages"))
+        .collect();
+    assert_eq!(mails.len(), 1, "one email per update");
+    assert!(mails[0].subject.starts_with("[Resolved]"));
+    let (rows, _) = keel::notify::store::list(&mut app.conn(), None, 0, 500).unwrap();
+    let row = rows.iter().find(|e| e.subject.contains("Slow pages")).unwrap();
+    assert!(row.headers.contains("List-Unsubscribe-Post"));
+    // Another component's incident is not sent to them.
+    let rep_field = format!("component_{reports}");
+    admin
+        .post(
+            "/admin/status/incidents",
+            &[
+                ("kind", "incident"),
+                ("name", "Reports delayed"),
+                ("impact", "minor"),
+                ("status", "investigating"),
+                ("body", "Looking."),
+                (&rep_field, "degraded_performance"),
+            ],
+        )
+        .await;
+    app.run_jobs().await;
+    assert_eq!(app.sent_mail().iter().filter(|m| m.subject.contains("Reports delayed")).count(), 0);
+    // One-click unsubscribe.
+    let r = v.send(TestRequest::post().uri(&format!("{manage}/unsubscribe"))).await;
+    assert!(r.body.contains("You are unsubscribed"));
+    assert_eq!(v.get("/status/subscriptions/1-0000").await.status, StatusCode::NOT_FOUND);
+    assert!(v.get("/status/subscriptions/garbage").await.body.contains("This link doesn"));
+});
