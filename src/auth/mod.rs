@@ -45,7 +45,7 @@ pub fn home_for(p: &Principal) -> &'static str {
     match p.primary_role() {
         Some(Role::PlatformAdmin) | Some(Role::SupportAgent) => "/admin",
         Some(Role::DistrictAdmin) => "/district/schools",
-        Some(Role::Auditor) => "/audit",
+        Some(Role::Auditor) => "/reliability",
         Some(Role::SchoolAdmin) => "/district/members",
         _ => "/account",
     }

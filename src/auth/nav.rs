@@ -21,6 +21,7 @@ const SECTIONS: &[(&str, &str, Action, For)] = &[
     ("/admin/tenants", "Tenants", Action::ViewTenants, For::Internal),
     ("/admin/users", "Users", Action::ViewUsers, For::Internal),
     ("/admin/status", "Status page", Action::ViewStatusAdmin, For::Internal),
+    ("/reliability", "Reliability", Action::ViewReliability, For::Anyone),
     ("/district/schools", "Schools", Action::ViewSchools, For::Tenant),
     ("/district/members", "Members", Action::ViewMembers, For::Tenant),
     ("/audit", "Audit log", Action::ViewAudit, For::Anyone),

@@ -124,11 +124,13 @@ pub enum Action {
     ManageIncidents,
     /// Create components and set their status by hand.
     ManageComponents,
+    /// See the reliability panel (uptime, incidents, maintenance, SLA commitment).
+    ViewReliability,
 }
 
 impl Action {
     /// Every action (the route × role test walks them).
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::UseAccount,
         Action::ViewAdminOverview,
         Action::ViewJobs,
@@ -148,6 +150,7 @@ impl Action {
         Action::PostIncidentUpdate,
         Action::ManageIncidents,
         Action::ManageComponents,
+        Action::ViewReliability,
     ];
 }
 
@@ -173,6 +176,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ViewMembers => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor | SchoolAdmin),
         ManageMembers => matches!(role, PlatformAdmin | DistrictAdmin | SchoolAdmin),
         ViewAudit => matches!(role, PlatformAdmin | DistrictAdmin | Auditor),
+        ViewReliability => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor),
     }
 }
 

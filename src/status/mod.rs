@@ -13,6 +13,7 @@ pub mod demo;
 pub mod markdown;
 pub mod model;
 pub mod public;
+pub mod reliability;
 pub mod service;
 pub mod snapshot;
 pub mod store;
@@ -33,6 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     subscriptions::routes(cfg);
     api::routes(cfg);
     admin::routes(cfg);
+    reliability::routes(cfg);
 }
 
 /// Rebuilds the snapshot from the database. On failure the last good snapshot stays and is

@@ -105,3 +105,57 @@ async fn tenant_roles_see_only_their_pages() {
     b.wait_path("/login").await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_visitor_sees_an_incident_appear_and_subscribes() {
+    let Some(b) = Browser::start().await else { return };
+    b.goto("/status").await;
+    assert_eq!(b.text(".status-banner h1").await, "All Systems Operational");
+    assert!(b.client.find(Locator::Css(".component-strip svg")).await.is_ok(), "90-day bars");
+
+    b.sign_in_staff("Platform admin").await;
+    b.wait_path("/admin").await;
+    b.client.find(Locator::LinkText("Status page")).await.unwrap().click().await.unwrap();
+    b.client.find(Locator::LinkText("Report an incident")).await.unwrap().click().await.unwrap();
+    b.client
+        .find(Locator::Id("field-name"))
+        .await
+        .unwrap()
+        .send_keys("Recordings fail to upload")
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Id("field-body"))
+        .await
+        .unwrap()
+        .send_keys("Some uploads fail. We are investigating.")
+        .await
+        .unwrap();
+    let selects = b.client.find_all(Locator::Css("#field-components select")).await.unwrap();
+    selects[2].select_by_value("partial_outage").await.unwrap();
+    b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+    assert!(b.text(".flash").await.contains("published on the status page"));
+
+    // A visitor (signed out) sees it.
+    b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    b.wait_path("/login").await;
+    // /status may be cached for 30 s (Cache-Control: public, max-age=30); a new visitor's URL is fresh.
+    b.goto("/status?from=email").await;
+    assert_eq!(b.text(".status-banner h1").await, "Partial System Outage");
+    assert!(b.text(".incident-card").await.contains("Recordings fail to upload"));
+    b.client.find(Locator::LinkText("Recordings fail to upload")).await.unwrap().click().await.unwrap();
+    assert!(b.text("main").await.contains("Some uploads fail."));
+
+    // And subscribes.
+    b.client.find(Locator::LinkText("Subscribe")).await.unwrap().click().await.unwrap();
+    b.client
+        .find(Locator::Id("field-email"))
+        .await
+        .unwrap()
+        .send_keys("it-director@lincoln.k12.example")
+        .await
+        .unwrap();
+    b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+    assert_eq!(b.text("main h1").await, "Check your email");
+    b.close().await;
+}

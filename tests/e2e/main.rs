@@ -17,8 +17,18 @@ fn in_ci() -> bool {
     std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
 }
 
+/// A port no other test of this process will be given (ports from the OS may repeat
+/// between concurrent tests once released).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 20_000) as u16;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::SeqCst);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn find_exe(candidates: &[&str]) -> Option<PathBuf> {
@@ -175,6 +185,24 @@ impl Browser {
         self.client.find(Locator::Id("field-email")).await.unwrap().send_keys(&email).await.unwrap();
         self.client.find(Locator::Id("field-password")).await.unwrap().send_keys(&password).await.unwrap();
         self.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+    }
+
+    /// Signs in a staff member, setting up two-factor authentication on the way.
+    pub async fn sign_in_staff(&self, role: &str) {
+        self.sign_in(role).await;
+        self.wait_path("/account/2fa/setup").await;
+        let key = self.text("pre.code").await.replace(' ', "");
+        let secret = keel::auth::totp::base32_decode(&key).expect("base32 key");
+        let code = keel::auth::totp::code_at(&secret, chrono::Utc::now().timestamp());
+        self.client.find(Locator::Id("field-code")).await.unwrap().send_keys(&code).await.unwrap();
+        self.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+        self.client
+            .find(Locator::LinkText("I've saved them, continue"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
     }
 
     pub async fn close(self) {
