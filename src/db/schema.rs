@@ -252,6 +252,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    status_probes (id) {
+        id -> BigInt,
+        component_id -> BigInt,
+        kind -> Text,
+        url -> Text,
+        expect_min -> Integer,
+        expect_max -> Integer,
+        body_contains -> Text,
+        timeout_ms -> Integer,
+        interval_seconds -> Integer,
+        failure_threshold -> Integer,
+        heartbeat_token_hash -> Nullable<Text>,
+        consecutive_failures -> Integer,
+        last_checked_at -> Nullable<Timestamp>,
+        last_ok_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        tripped -> Bool,
+        enabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(incident_updates -> incidents (incident_id));
 diesel::joinable!(incident_components -> incidents (incident_id));
 diesel::joinable!(incident_components -> status_components (component_id));
@@ -264,6 +288,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     incident_updates,
     incident_components,
     status_subscribers,
+    status_probes,
     jobs,
     outbound_emails,
     tenants,

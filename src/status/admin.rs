@@ -32,7 +32,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/status/incidents/{id}", web::get().to(incident_detail))
         .route("/admin/status/incidents/{id}/updates", web::post().to(post_update))
         .route("/admin/status/incidents/{id}/postmortem", web::post().to(save_postmortem))
-        .route("/admin/status/incidents/{id}/window", web::post().to(correct_window));
+        .route("/admin/status/incidents/{id}/window", web::post().to(correct_window))
+        .route("/admin/status/probes", web::post().to(create_probe))
+        .route("/admin/status/probes/{id}/delete", web::post().to(delete_probe));
 }
 
 async fn refreshed(state: &AppState) {
@@ -53,6 +55,9 @@ struct OverviewPage {
     can_manage: bool,
     new_name: String,
     errors: FormErrors,
+    probes: Vec<(super::probes::Probe, String)>,
+    probe: ProbeForm,
+    probe_errors: FormErrors,
 }
 
 async fn overview_page(
@@ -62,7 +67,29 @@ async fn overview_page(
     new_name: String,
     errors: FormErrors,
 ) -> AppResult<OverviewPage> {
-    let (components, incidents) = state.db(|c| Ok((store::components(c)?, store::incidents_all(c)?))).await?;
+    overview_page_with(req, p, state, new_name, errors, ProbeForm::default(), FormErrors::new()).await
+}
+
+async fn overview_page_with(
+    req: &HttpRequest,
+    p: &Principal,
+    state: &AppState,
+    new_name: String,
+    errors: FormErrors,
+    probe: ProbeForm,
+    probe_errors: FormErrors,
+) -> AppResult<OverviewPage> {
+    let (components, incidents, probes) =
+        state.db(|c| Ok((store::components(c)?, store::incidents_all(c)?, super::probes::list(c)?))).await?;
+    let name_of =
+        |id: i64| components.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or_default();
+    let probes: Vec<(super::probes::Probe, String)> = probes
+        .into_iter()
+        .map(|pr| {
+            let n = name_of(pr.component_id);
+            (pr, n)
+        })
+        .collect();
     let open_states = |i: &Incident| !matches!(i.status.as_str(), "resolved" | "completed");
     Ok(OverviewPage {
         ctx: PageCtx::new(req, "Status page"),
@@ -74,6 +101,9 @@ async fn overview_page(
         can_manage: p.can(Action::ManageIncidents),
         new_name,
         errors,
+        probes,
+        probe,
+        probe_errors,
     })
 }
 
@@ -611,4 +641,136 @@ async fn correct_window(
         "success",
         "The customer-impact window was corrected (audited).",
     ))
+}
+
+/// The probe form, as typed.
+#[derive(Debug, Deserialize, Default, Clone)]
+struct ProbeForm {
+    #[serde(default)]
+    component_id: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    expect: String,
+    #[serde(default)]
+    body_contains: String,
+    #[serde(default)]
+    interval_seconds: String,
+    #[serde(default)]
+    failure_threshold: String,
+    #[serde(default)]
+    timeout_ms: String,
+}
+
+async fn create_probe(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: CsrfForm<ProbeForm>,
+) -> AppResult<HttpResponse> {
+    let (p, f) = (form.principal, form.form);
+    p.require(Action::ManageComponents)?;
+    let mut errors = FormErrors::new();
+    let comps = state.db(|c| Ok(store::components(c)?)).await?;
+    let component_id = f
+        .component_id
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| comps.iter().any(|c| c.id == *id && !c.is_group));
+    if component_id.is_none() {
+        errors.add("probe_component_id", "Choose a component.");
+    }
+    let kind = if f.kind == "heartbeat" { "heartbeat" } else { "http" };
+    let url = f.url.trim().to_string();
+    if kind == "http" {
+        match reqwest::Url::parse(&url) {
+            Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {}
+            _ => errors.add("probe_url", "Enter a full address like https://app.example.com/healthz."),
+        }
+    }
+    let (expect_min, expect_max) = match f.expect.trim() {
+        "" => (200, 299),
+        s => match s.split_once('-').map(|(a, b)| (a.trim().parse::<i32>(), b.trim().parse::<i32>())) {
+            Some((Ok(a), Ok(b))) if (100..=599).contains(&a) && (100..=599).contains(&b) && a <= b => (a, b),
+            _ => match s.parse::<i32>() {
+                Ok(a) if (100..=599).contains(&a) => (a, a),
+                _ => {
+                    errors.add("probe_expect", "Use a status code or a range like 200-299.");
+                    (200, 299)
+                }
+            },
+        },
+    };
+    let num = |errors: &mut FormErrors,
+               field: &str,
+               raw: &str,
+               default: i64,
+               min: i64,
+               max: i64,
+               label: &str|
+     -> i32 {
+        if raw.trim().is_empty() {
+            return default as i32;
+        }
+        form::integer(errors, field, label, raw, min, max).unwrap_or(default) as i32
+    };
+    let interval =
+        num(&mut errors, "probe_interval_seconds", &f.interval_seconds, 60, 30, 86_400, "the interval");
+    let threshold =
+        num(&mut errors, "probe_failure_threshold", &f.failure_threshold, 3, 1, 20, "the failure threshold");
+    let timeout = num(&mut errors, "probe_timeout_ms", &f.timeout_ms, 5000, 100, 60_000, "the timeout");
+    let body_contains =
+        form::optional_text(&mut errors, "probe_body_contains", "the expected text", &f.body_contains, 200)
+            .unwrap_or_default();
+    let Some(component_id) = component_id.filter(|_| errors.is_empty()) else {
+        let page = overview_page_with(&req, &p, &state, String::new(), FormErrors::new(), f, errors).await?;
+        return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let token = (kind == "heartbeat").then(crate::web::token::random_token);
+    let probe = super::probes::NewProbe {
+        component_id,
+        kind: kind.into(),
+        url: if kind == "http" { url } else { String::new() },
+        expect_min,
+        expect_max,
+        body_contains,
+        timeout_ms: timeout,
+        interval_seconds: interval,
+        failure_threshold: threshold,
+        heartbeat_token_hash: token.as_ref().map(|t| crate::web::token::sha256_hex(t.as_bytes())),
+    };
+    let now = now_micros(state.now());
+    let actor = Actor::of(&req, &p);
+    state.db(move |c| Ok(write_tx(c, |c| super::probes::insert(c, &actor, &probe, now))?)).await?;
+    let msg = match token {
+        Some(t) => format!(
+            "Heartbeat added. Have your job POST to {}/api/v1/heartbeat/{t} at least every {interval} seconds. Copy this address now: it is shown only once.",
+            state.config().base_url
+        ),
+        None => "Probe added. It runs every minute it is due, except during announced maintenance.".into(),
+    };
+    Ok(flash::redirect_with(&req, "/admin/status", "success", msg))
+}
+
+#[derive(Debug, Deserialize)]
+struct NoFields {}
+
+async fn delete_probe(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<NoFields>,
+) -> AppResult<HttpResponse> {
+    let p = form.principal;
+    p.require(Action::ManageComponents)?;
+    let id = id.into_inner();
+    let now = now_micros(state.now());
+    let actor = Actor::of(&req, &p);
+    let n = state.db(move |c| Ok(write_tx(c, |c| super::probes::delete(c, &actor, id, now))?)).await?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(flash::redirect_with(&req, "/admin/status", "success", "The probe was removed."))
 }

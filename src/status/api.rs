@@ -32,7 +32,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(move |req: HttpRequest, state: web::Data<AppState>| serve(req, state, which)),
         );
     }
-    cfg.route("/api/status/health", web::get().to(health));
+    cfg.route("/api/status/health", web::get().to(health))
+        .route("/api/v1/heartbeat/{token}", web::post().to(heartbeat));
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -215,4 +216,20 @@ async fn health(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpR
         })
         .to_string()
     }))
+}
+
+/// `POST /api/v1/heartbeat/{token}`: the vendor's job runner says it is alive.
+async fn heartbeat(state: web::Data<AppState>, token: web::Path<String>) -> AppResult<HttpResponse> {
+    let token = token.into_inner();
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(crate::error::AppError::NotFound);
+    }
+    let now = crate::db::now_micros(state.now());
+    let known =
+        state.db(move |c| Ok(crate::db::write_tx(c, |c| super::probes::heartbeat(c, &token, now))?)).await?;
+    if !known {
+        return Err(crate::error::AppError::NotFound);
+    }
+    super::refresh(&state).await.ok();
+    Ok(HttpResponse::Ok().json(json!({"ok": true, "received_at": ts(now)})))
 }

@@ -12,6 +12,7 @@ pub mod api;
 pub mod demo;
 pub mod markdown;
 pub mod model;
+pub mod probes;
 pub mod public;
 pub mod reliability;
 pub mod service;
@@ -91,4 +92,9 @@ pub fn register_jobs(reg: &mut crate::jobs::Registry) {
     });
     reg.every("status.maintenance", "* * * * *", "status.maintenance");
     subscriptions::register_jobs(reg);
+    reg.add("status.probes", |state: AppState, _job| async move {
+        probes::run_due(&state).await?;
+        Ok(())
+    });
+    reg.every("status.probes", "* * * * *", "status.probes");
 }

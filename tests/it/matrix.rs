@@ -203,6 +203,23 @@ const ROUTES: &[RouteCase] = &[
         Elsewhere("status::subscriptions_* (one-click, RFC 8058: no CSRF by design)"),
         T::None,
     ),
+    r(
+        "post",
+        "/api/v1/heartbeat/{token}",
+        "/api/v1/heartbeat/x",
+        A::UseAccount,
+        Elsewhere("status::probes_* (token-authenticated API, no CSRF)"),
+        T::None,
+    ),
+    r("post", "/admin/status/probes", "/admin/status/probes", A::ManageComponents, Internal, T::None),
+    r(
+        "post",
+        "/admin/status/probes/{id}/delete",
+        "/admin/status/probes/1/delete",
+        A::ManageComponents,
+        Elsewhere("status::probes_*"),
+        T::None,
+    ),
     r("get", "/api/status/health", "/api/status/health", A::UseAccount, Public, T::None),
     r("get", "/admin/status", "/admin/status", A::ViewStatusAdmin, Internal, T::None),
     r("post", "/admin/status/components", "/admin/status/components", A::ManageComponents, Internal, T::None),
@@ -601,7 +618,10 @@ async fn csrf_everywhere(backend: Backend) {
     let good = c.csrf.borrow().clone();
     let mut n = 0;
     // RFC 8058 one-click unsubscribe is posted by mail clients: the secret link is its authenticator.
-    for route in ROUTES.iter().filter(|r| r.method == "post" && !r.pattern.ends_with("/unsubscribe")) {
+    // Token-authenticated API routes are exempt from CSRF by design.
+    for route in ROUTES.iter().filter(|r| {
+        r.method == "post" && !r.pattern.ends_with("/unsubscribe") && !r.pattern.starts_with("/api/")
+    }) {
         let path = fill(route.path, &f, f.d1, membership_in(&app, f.s1));
         for token in ["", "0000000000000000000000000000000000000000000000000000000000000000"] {
             let r = c.post(&path, &[("csrf_token", token)]).await;

@@ -410,3 +410,162 @@ both_backends!(subscriptions_double_opt_in_notify_once_and_unsubscribe, |app| {
     assert_eq!(v.get("/status/subscriptions/1-0000").await.status, StatusCode::NOT_FOUND);
     assert!(v.get("/status/subscriptions/garbage").await.body.contains("This link doesn"));
 });
+
+/// A tiny HTTP server whose answer the test switches between 200 and 503.
+async fn flaky_server(healthy: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    actix_web::rt::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else { return };
+            let ok = healthy.load(std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf).await;
+            let resp: &[u8] = if ok {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\nall ok"
+            } else {
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\nconnection: close\r\n\r\ndown"
+            };
+            let _ = s.write_all(resp).await;
+        }
+    });
+    port
+}
+
+async fn run_probes(app: &TestApp) {
+    keel::jobs::store::enqueue(
+        &mut app.conn(),
+        &keel::jobs::NewJob::new("status.probes", serde_json::json!({})),
+        keel::db::now_micros(app.state.now()),
+    )
+    .unwrap();
+    app.run_jobs().await;
+}
+
+both_backends!(probes_trip_a_draft_incident_and_recover, |app| {
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let web = add_component(&app, &admin, "Web app").await;
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let port = flaky_server(healthy.clone()).await;
+    let r = admin
+        .post(
+            "/admin/status/probes",
+            &[
+                ("component_id", &web.to_string()),
+                ("kind", "http"),
+                ("url", "not a url"),
+                ("interval_seconds", "10"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Enter a full address like") && r.body.contains("between 30 and 86400"));
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let r = admin
+        .post(
+            "/admin/status/probes",
+            &[
+                ("component_id", &web.to_string()),
+                ("kind", "http"),
+                ("url", &url),
+                ("expect", "200-299"),
+                ("body_contains", "all ok"),
+                ("interval_seconds", "60"),
+                ("failure_threshold", "3"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    run_probes(&app).await;
+    assert_eq!(keel::status::store::component(&mut app.conn(), web).unwrap().status, "operational");
+    healthy.store(false, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..2 {
+        app.clock.advance(Duration::seconds(61));
+        run_probes(&app).await;
+    }
+    assert_eq!(
+        keel::status::store::component(&mut app.conn(), web).unwrap().status,
+        "operational",
+        "two failures are not enough"
+    );
+    app.clock.advance(Duration::seconds(61));
+    run_probes(&app).await;
+    assert_eq!(keel::status::store::component(&mut app.conn(), web).unwrap().status, "major_outage");
+    let incidents = keel::status::store::incidents_all(&mut app.conn()).unwrap();
+    assert_eq!(incidents.len(), 1);
+    assert!(!incidents[0].published, "a draft for an operator to confirm");
+    assert!(incidents[0].name.contains("Web app is not responding"));
+    let v: Value =
+        serde_json::from_str(&app.client().await.get("/api/v2/incidents.json").await.body).unwrap();
+    assert_eq!(v["incidents"].as_array().unwrap().len(), 0, "drafts are not public");
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    assert!(admin.get("/admin/status").await.body.contains("Drafts waiting for an operator"));
+    healthy.store(true, std::sync::atomic::Ordering::SeqCst);
+    app.clock.advance(Duration::seconds(61));
+    run_probes(&app).await;
+    assert_eq!(
+        keel::status::store::component(&mut app.conn(), web).unwrap().status,
+        "operational",
+        "recovered"
+    );
+});
+
+both_backends!(probes_heartbeats_and_maintenance, |app| {
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let jobs = add_component(&app, &admin, "Scoring jobs").await;
+    let r = admin
+        .post(
+            "/admin/status/probes",
+            &[
+                ("component_id", &jobs.to_string()),
+                ("kind", "heartbeat"),
+                ("interval_seconds", "300"),
+                ("failure_threshold", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = admin.get("/admin/status").await;
+    let i = page.body.find("/api/v1/heartbeat/").expect("heartbeat URL shown once");
+    let token: String = page.body[i + 18..].chars().take(64).collect();
+    let c = app.client().await;
+    let r = c.send(TestRequest::post().uri(&format!("/api/v1/heartbeat/{token}"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = c.send(TestRequest::post().uri(&format!("/api/v1/heartbeat/{}", "0".repeat(64)))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("\"code\":\"not_found\""));
+    app.clock.advance(Duration::seconds(400));
+    run_probes(&app).await;
+    assert_eq!(
+        keel::status::store::component(&mut app.conn(), jobs).unwrap().status,
+        "major_outage",
+        "missed heartbeat"
+    );
+    c.send(TestRequest::post().uri(&format!("/api/v1/heartbeat/{token}"))).await;
+    assert_eq!(keel::status::store::component(&mut app.conn(), jobs).unwrap().status, "operational");
+    // During announced maintenance nothing runs.
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let now = app.state.now();
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M").to_string();
+    admin
+        .post(
+            "/admin/status/incidents",
+            &[
+                ("kind", "maintenance"),
+                ("name", "Queue upgrade"),
+                ("body", "Upgrading."),
+                ("scheduled_for", &fmt(now)),
+                ("scheduled_until", &fmt(now + Duration::hours(3))),
+                (&format!("component_{jobs}"), "under_maintenance"),
+            ],
+        )
+        .await;
+    app.clock.advance(Duration::seconds(400));
+    run_probes(&app).await;
+    assert_ne!(
+        keel::status::store::component(&mut app.conn(), jobs).unwrap().status,
+        "major_outage",
+        "no probe during maintenance"
+    );
+});
