@@ -276,6 +276,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sla_statements (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        month -> Text,
+        generated_at -> Timestamp,
+        figures -> Text,
+        pdf_sha256 -> Text,
+    }
+}
+
 diesel::joinable!(incident_updates -> incidents (incident_id));
 diesel::joinable!(incident_components -> incidents (incident_id));
 diesel::joinable!(incident_components -> status_components (component_id));
@@ -289,6 +300,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     incident_components,
     status_subscribers,
     status_probes,
+    sla_statements,
     jobs,
     outbound_emails,
     tenants,

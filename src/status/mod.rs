@@ -17,6 +17,7 @@ pub mod public;
 pub mod reliability;
 pub mod service;
 pub mod snapshot;
+pub mod statement;
 pub mod store;
 pub mod subscriptions;
 pub mod uptime;

@@ -16,7 +16,29 @@ use crate::web::layout::{PageCtx, render};
 
 /// Mounts the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/reliability", web::get().to(panel));
+    cfg.route("/reliability", web::get().to(panel))
+        .route("/reliability/statements", web::post().to(generate))
+        .route("/reliability/statements/{id}.pdf", web::get().to(download_pdf))
+        .route("/reliability/statements/{id}.csv", web::get().to(download_csv));
+}
+
+/// Tenants whose reliability the principal may see: districts and stand-alone schools in
+/// scope (all districts for internal staff).
+async fn tenant_choices(p: &Principal, state: &AppState) -> AppResult<Vec<(i64, String)>> {
+    let allowed = p.scope.tenants_for(Action::ViewReliability);
+    state
+        .db(move |c| {
+            let all = crate::tenancy::store::names(c, allowed.as_deref())?;
+            let mut out = Vec::new();
+            for (id, name) in all {
+                let t = crate::tenancy::store::find(c, id)?;
+                if t.kind == "district" || t.parent_id.is_none() {
+                    out.push((id, name));
+                }
+            }
+            Ok(out)
+        })
+        .await
 }
 
 /// One component's figures.
@@ -48,12 +70,38 @@ struct Panel {
     incidents: Vec<Item>,
     maintenance: Vec<Item>,
     updated: String,
+    tenants: Vec<(i64, String)>,
+    tenant: Option<(i64, String)>,
+    statements: Vec<super::statement::Statement>,
+    months: Vec<String>,
 }
 
-async fn panel(req: HttpRequest, p: Principal, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+#[derive(Debug, serde::Deserialize)]
+struct PanelQuery {
+    tenant: Option<i64>,
+}
+
+async fn panel(
+    req: HttpRequest,
+    p: Principal,
+    state: web::Data<AppState>,
+    q: web::Query<PanelQuery>,
+) -> AppResult<HttpResponse> {
     if !p.scope.allows_anywhere(Action::ViewReliability) {
         return Err(AppError::NotFound);
     }
+    let tenants = tenant_choices(&p, &state).await?;
+    let tenant = match q.tenant {
+        Some(t) => Some(tenants.iter().find(|(id, _)| *id == t).cloned().ok_or(AppError::NotFound)?),
+        None => tenants.first().cloned(),
+    };
+    let statements = match &tenant {
+        Some((t, _)) => {
+            let t = *t;
+            state.db(move |c| Ok(super::statement::of_tenant(c, t)?)).await?
+        }
+        None => Vec::new(),
+    };
     let snap = state.status_snapshot();
     let now = snap.built_at;
     let w = |days: i64| Window { from: now - Duration::days(days), to: now };
@@ -110,5 +158,132 @@ async fn panel(req: HttpRequest, p: Principal, state: web::Data<AppState>) -> Ap
         incidents: items("incident"),
         maintenance: items("maintenance"),
         updated: format!("{} UTC", snap.built_at.format("%Y-%m-%d %H:%M")),
+        months: (1..=12u32)
+            .filter_map(|k| {
+                let first = chrono::NaiveDate::from_ymd_opt(
+                    chrono::Datelike::year(&now),
+                    chrono::Datelike::month(&now),
+                    1,
+                )?;
+                Some(first.checked_sub_months(chrono::Months::new(k))?.format("%Y-%m").to_string())
+            })
+            .collect(),
+        tenants,
+        tenant,
+        statements,
     })
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct GenerateForm {
+    #[serde(default)]
+    tenant_id: String,
+    #[serde(default)]
+    month: String,
+}
+
+async fn generate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: crate::auth::CsrfForm<GenerateForm>,
+) -> AppResult<HttpResponse> {
+    let (p, f) = (form.principal, form.form);
+    let tenant_id = f.tenant_id.trim().parse::<i64>().map_err(|_| AppError::NotFound)?;
+    let tenants = tenant_choices(&p, &state).await?;
+    let (tid, name) = tenants.into_iter().find(|(id, _)| *id == tenant_id).ok_or(AppError::NotFound)?;
+    let now = state.now();
+    let back = format!("/reliability?tenant={tid}");
+    let current = now.format("%Y-%m").to_string();
+    let window = super::statement::month_window(&f.month);
+    let Some(window) = window.filter(|_| f.month < current) else {
+        return Ok(crate::web::flash::redirect_with(&req, &back, "error", "Choose a month that has ended."));
+    };
+    let month = f.month.clone();
+    let m2 = month.clone();
+    if let Some(existing) = state.db(move |c| Ok(super::statement::find(c, tid, &m2)?)).await? {
+        return Ok(crate::web::flash::redirect_with(
+            &req,
+            &back,
+            "success",
+            format!(
+                "The statement for {} was already generated on {} UTC; it does not change.",
+                existing.month,
+                existing.generated_at.format("%Y-%m-%d")
+            ),
+        ));
+    }
+    let since = (window.from - chrono::Duration::days(1)).naive_utc();
+    let snap = state.db(move |c| Ok(super::snapshot::build_with_history(c, now, since)?)).await?;
+    let base = state.config().base_url.clone();
+    let figures = super::statement::compute(&snap, &name, &month, &base, now)
+        .ok_or_else(|| AppError::BadRequest("Unknown month.".into()))?;
+    let f2 = figures.clone();
+    let pdf = state.blocking(move || super::statement::render_pdf(&f2)).await?.map_err(AppError::internal)?;
+    let hash = state.files().put(bytes::Bytes::from(pdf)).await.map_err(AppError::internal)?;
+    let actor = crate::audit::Actor::of(&req, &p);
+    let nowm = crate::db::now_micros(now);
+    state
+        .db(move |c| {
+            Ok(crate::db::write_tx(c, |c| {
+                let s = super::statement::insert(c, tid, &figures, &hash, nowm)?;
+                crate::audit::record(
+                    c,
+                    &actor,
+                    crate::audit::Event::new("sla_statement.generate", "sla_statement", s.id)
+                        .tenant(Some(tid))
+                        .details(serde_json::json!({"month": s.month, "overall": figures.overall, "pdf_sha256": s.pdf_sha256})),
+                    nowm,
+                )
+            })?)
+        })
+        .await?;
+    Ok(crate::web::flash::redirect_with(
+        &req,
+        &back,
+        "success",
+        format!("The SLA statement for {month} is ready to download."),
+    ))
+}
+
+async fn statement_in_scope(
+    p: &Principal,
+    state: &AppState,
+    id: i64,
+) -> AppResult<super::statement::Statement> {
+    let s = state.db(move |c| Ok(super::statement::by_id(c, id)?)).await?.ok_or(AppError::NotFound)?;
+    p.scope.require(Action::ViewReliability, s.tenant_id)?;
+    Ok(s)
+}
+
+async fn download_pdf(
+    p: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let s = statement_in_scope(&p, &state, id.into_inner()).await?;
+    let bytes = state.files().get(&s.pdf_sha256).await.map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"keel-sla-statement-{}.pdf\"", s.month),
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(bytes))
+}
+
+async fn download_csv(
+    p: Principal,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let s = statement_in_scope(&p, &state, id.into_inner()).await?;
+    let f = s.figures().ok_or_else(|| AppError::internal("statement figures unreadable"))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"keel-sla-statement-{}.csv\"", s.month),
+        ))
+        .body(super::statement::render_csv(&f)))
 }

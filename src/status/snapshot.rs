@@ -252,7 +252,15 @@ fn strip_for(snap: &Snapshot, c: &Component, now: DateTime<Utc>) -> Strip {
 
 /// Reads everything from the database and computes the snapshot.
 pub fn build(conn: &mut DbConn, now: DateTime<Utc>) -> diesel::QueryResult<Snapshot> {
-    let since: NaiveDateTime = (now - Duration::days(i64::from(DAYS) + 2)).naive_utc();
+    build_with_history(conn, now, (now - Duration::days(i64::from(DAYS) + 2)).naive_utc())
+}
+
+/// Like [`build`], with the history read back to `since` (for statements of older months).
+pub fn build_with_history(
+    conn: &mut DbConn,
+    now: DateTime<Utc>,
+    since: NaiveDateTime,
+) -> diesel::QueryResult<Snapshot> {
     let components = store::components(conn)?;
     let history = store::history_since(conn, since)?;
     let all: Vec<Incident> = store::incidents_all(conn)?.into_iter().filter(|i| i.published).collect();

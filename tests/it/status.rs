@@ -569,3 +569,83 @@ both_backends!(probes_heartbeats_and_maintenance, |app| {
         "no probe during maintenance"
     );
 });
+
+both_backends!(sla_statements_are_frozen_scoped_and_readable, |app| {
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let web = add_component(&app, &admin, "Web app").await;
+    // An outage of 30 minutes this month; the statement is for this month once it has ended.
+    app.clock.advance(Duration::days(2));
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    admin.post(&format!("/admin/status/components/{web}/status"), &[("status", "major_outage")]).await;
+    app.clock.advance(Duration::minutes(30));
+    admin.post(&format!("/admin/status/components/{web}/status"), &[("status", "operational")]).await;
+    let month = app.state.now().format("%Y-%m").to_string();
+    app.clock.advance(Duration::days(35));
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    let d2 = app.tenant("district", None, "Riverside Unified");
+    let da = app.signed_in(Role::DistrictAdmin, Some(d1)).await;
+    let page = da.get("/reliability").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("No statements yet"));
+    // Another district's id is not found.
+    assert_eq!(
+        da.post("/reliability/statements", &[("tenant_id", &d2.to_string()), ("month", &month)]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let future = (app.state.now() + Duration::days(40)).format("%Y-%m").to_string();
+    let r = da.post("/reliability/statements", &[("tenant_id", &d1.to_string()), ("month", &future)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = da.post("/reliability/statements", &[("tenant_id", &d1.to_string()), ("month", &month)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let s = keel::status::statement::find(&mut app.conn(), d1, &month).unwrap().unwrap();
+    let f = s.figures().unwrap();
+    assert_eq!(f.components.len(), 1);
+    assert!((f.components[0].weighted_outage_minutes - 30.0).abs() < 0.01, "{f:?}");
+    assert!(!f.overall.starts_with("100"));
+    let pdf = da.get(&format!("/reliability/statements/{}.pdf", s.id)).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.header("content-type").as_deref(), Some("application/pdf"));
+    let csv = da.get(&format!("/reliability/statements/{}.csv", s.id)).await;
+    assert!(csv.body.contains("\"Web app\""));
+    // Frozen: a second generation keeps the first.
+    da.post("/reliability/statements", &[("tenant_id", &d1.to_string()), ("month", &month)]).await;
+    let again = keel::status::statement::find(&mut app.conn(), d1, &month).unwrap().unwrap();
+    assert_eq!((again.id, again.pdf_sha256.clone()), (s.id, s.pdf_sha256.clone()));
+    // Another district's admin cannot download it.
+    let other = app.signed_in(Role::DistrictAdmin, Some(d2)).await;
+    assert_eq!(
+        other.get(&format!("/reliability/statements/{}.pdf", s.id)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other.get(&format!("/reliability/statements/{}.csv", s.id)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(other.get(&format!("/reliability?tenant={d1}")).await.status, StatusCode::NOT_FOUND);
+    // Staff pass no tenant checks but see it.
+    assert_eq!(
+        admin_after(&app).await.get(&format!("/reliability/statements/{}.pdf", s.id)).await.status,
+        StatusCode::OK
+    );
+    // The PDF's text is readable by pdftotext when available.
+    if std::process::Command::new("pdftotext").arg("-v").output().is_ok() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.pdf");
+        std::fs::write(&path, pdf.body.as_bytes()).ok();
+        let bytes = app.state.files().get(&s.pdf_sha256).await.unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let out =
+            std::process::Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Monthly SLA statement")
+                && text.contains(&month)
+                && text.contains("Lincoln Public Schools"),
+            "{text}"
+        );
+    }
+});
+
+async fn admin_after(app: &TestApp) -> crate::harness::Client {
+    app.signed_in(Role::PlatformAdmin, None).await
+}
