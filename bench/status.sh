@@ -66,7 +66,7 @@ start_nginx() {
   free_port
   NGINX_PORT=$PORT
   for p in "${PATHS[@]}"; do
-    loc+="    location = $p { default_type \"${CTYPES[$p]}\"; }"$'\n'
+    loc+="        location = $p { default_type \"${CTYPES[$p]}\"; }"$'\n'
   done
   NGINX_CONF="$prefix/nginx.conf"
   cat >"$NGINX_CONF" <<EOF

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod api;
 pub mod demo;
+pub mod feeds;
 pub mod markdown;
 pub mod model;
 pub mod probes;

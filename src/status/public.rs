@@ -25,7 +25,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/status/incidents/{code}", web::get().to(incident_page))
         .route("/status/history", web::get().to(history_page))
         .route("/status/uptime", web::get().to(uptime_page))
-        .route("/status/uptime/{component}", web::get().to(explain_page));
+        .route("/status/uptime/{component}", web::get().to(explain_page))
+        .route("/history.atom", web::get().to(atom_feed))
+        .route("/history.rss", web::get().to(rss_feed))
+        .route("/status/maintenance.ics", web::get().to(ical_feed))
+        .route("/status/badge.svg", web::get().to(badge))
+        .route("/status/badge/{component}.svg", web::get().to(component_badge));
 }
 
 /// What every public page shares.
@@ -455,4 +460,109 @@ async fn explain_page(
         };
         Ok(page.render()?)
     })
+}
+
+fn feed_inputs(
+    state: &AppState,
+    snap: &Snapshot,
+    self_path: &str,
+) -> (super::feeds::FeedMeta, Vec<super::feeds::FeedEntry>) {
+    let base = state.config().base_url.clone();
+    let host = base.split("://").nth(1).unwrap_or("keel").split('/').next().unwrap_or("keel").to_string();
+    let meta = super::feeds::FeedMeta {
+        title: PAGE_NAME.to_string(),
+        page_url: format!("{base}/status"),
+        self_url: format!("{base}{self_path}"),
+        updated: snap.built_at,
+        host,
+    };
+    let entries = snap
+        .incidents
+        .iter()
+        .take(50)
+        .map(|v| super::feeds::FeedEntry {
+            id: v.incident.public_id.clone(),
+            kind: v.incident.kind.clone(),
+            title: v.incident.name.clone(),
+            link: format!("{base}/status/incidents/{}", v.incident.code),
+            status: v.incident.status.clone(),
+            created_at: v.incident.created_at.and_utc(),
+            updated_at: v.incident.updated_at.and_utc(),
+            updates: v
+                .updates
+                .iter()
+                .map(|u| super::feeds::FeedUpdate {
+                    status_label: label(&u.status).to_string(),
+                    body_text: super::markdown::to_text(&u.body),
+                    body_html: super::markdown::to_safe_html(&u.body),
+                    at: u.display_at.and_utc(),
+                })
+                .collect(),
+            scheduled_for: v.incident.scheduled_for.map(|t| t.and_utc()),
+            scheduled_until: v.incident.scheduled_until.map(|t| t.and_utc()),
+            sequence: v.incident.ics_sequence,
+            cancelled: false,
+        })
+        .collect();
+    (meta, entries)
+}
+
+async fn atom_feed(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let snap = state.status_snapshot();
+    public_response(&req, etag(&snap, "atom"), "application/atom+xml; charset=utf-8", || {
+        let (meta, entries) = feed_inputs(&state, &snap, "/history.atom");
+        Ok(super::feeds::atom(&meta, &entries))
+    })
+}
+
+async fn rss_feed(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let snap = state.status_snapshot();
+    public_response(&req, etag(&snap, "rss"), "application/rss+xml; charset=utf-8", || {
+        let (meta, entries) = feed_inputs(&state, &snap, "/history.rss");
+        Ok(super::feeds::rss(&meta, &entries))
+    })
+}
+
+async fn ical_feed(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let snap = state.status_snapshot();
+    public_response(&req, etag(&snap, "ics"), "text/calendar; charset=utf-8", || {
+        let (meta, entries) = feed_inputs(&state, &snap, "/status/maintenance.ics");
+        Ok(super::feeds::ical(&meta, &entries))
+    })
+}
+
+fn badge_response(req: &HttpRequest, snap: &Snapshot, tag: &str, svg: String) -> AppResult<HttpResponse> {
+    let mut resp = public_response(req, etag(snap, tag), "image/svg+xml", || Ok(svg))?;
+    // Badges are embedded in other sites' pages.
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors *"),
+    );
+    resp.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, header::HeaderValue::from_static("*"));
+    Ok(resp)
+}
+
+async fn badge(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let snap = state.status_snapshot();
+    let class = match snap.overall.0.as_str() {
+        "none" => "operational",
+        "minor" => "degraded",
+        "major" => "partial",
+        "critical" => "major",
+        "maintenance" => "maintenance",
+        _ => "unknown",
+    };
+    let svg = super::feeds::badge_svg("status", &snap.overall.1.to_lowercase(), class);
+    badge_response(&req, &snap, "badge", svg)
+}
+
+async fn component_badge(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let snap = state.status_snapshot();
+    let c = snap.components.iter().find(|c| c.public_id == *id && !c.is_group).ok_or(AppError::NotFound)?;
+    let svg = super::feeds::badge_svg(&c.name, &label(&c.status).to_lowercase(), badge_kind(&c.status));
+    badge_response(&req, &snap, &format!("badge-{}", c.public_id), svg)
 }

@@ -188,6 +188,7 @@ fn fonts() -> Result<genpdf::fonts::FontFamily<genpdf::fonts::FontData>, String>
 pub fn render_pdf(f: &Figures) -> Result<Vec<u8>, String> {
     let mut doc = genpdf::Document::new(fonts()?);
     doc.set_title(latin1(&format!("SLA statement {} - {}", f.month, f.tenant)));
+    doc.set_minimal_conformance();
     doc.set_font_size(10);
     let mut deco = genpdf::SimplePageDecorator::new();
     deco.set_margins(18);

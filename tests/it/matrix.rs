@@ -170,6 +170,18 @@ const ROUTES: &[RouteCase] = &[
     r("get", "/status/history", "/status/history", A::UseAccount, Public, T::None),
     r("get", "/status/uptime", "/status/uptime", A::UseAccount, Public, T::None),
     r("get", "/status/uptime/{component}", "/status/uptime/{component}", A::UseAccount, Public, T::None),
+    r("get", "/history.atom", "/history.atom", A::UseAccount, Public, T::None),
+    r("get", "/history.rss", "/history.rss", A::UseAccount, Public, T::None),
+    r("get", "/status/maintenance.ics", "/status/maintenance.ics", A::UseAccount, Public, T::None),
+    r("get", "/status/badge.svg", "/status/badge.svg", A::UseAccount, Public, T::None),
+    r(
+        "get",
+        "/status/badge/{component}.svg",
+        "/status/badge/{component}.svg",
+        A::UseAccount,
+        Public,
+        T::None,
+    ),
     r("get", "/status/subscribe", "/status/subscribe", A::UseAccount, Public, T::None),
     r(
         "post",

@@ -649,3 +649,78 @@ both_backends!(sla_statements_are_frozen_scoped_and_readable, |app| {
 async fn admin_after(app: &TestApp) -> crate::harness::Client {
     app.signed_in(Role::PlatformAdmin, None).await
 }
+
+both_backends!(feeds_parse_and_badges_embed, |app| {
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let web = add_component(&app, &admin, "Web app").await;
+    let start = app.state.now() + Duration::hours(5);
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M").to_string();
+    admin
+        .post(
+            "/admin/status/incidents",
+            &[
+                ("kind", "incident"),
+                ("name", "Slow <pages> & \"quotes\""),
+                ("impact", "minor"),
+                ("status", "investigating"),
+                ("body", "Looking, carefully; with commas."),
+                (&format!("component_{web}"), "degraded_performance"),
+            ],
+        )
+        .await;
+    admin
+        .post(
+            "/admin/status/incidents",
+            &[
+                ("kind", "maintenance"),
+                ("name", "Database upgrade, part 1; planned"),
+                ("body", "Upgrading the primary database, which takes a while."),
+                ("scheduled_for", &fmt(start)),
+                ("scheduled_until", &fmt(start + Duration::hours(2))),
+                (&format!("component_{web}"), "under_maintenance"),
+            ],
+        )
+        .await;
+    let c = app.client().await;
+    let atom = c.get("/history.atom").await;
+    assert_eq!(atom.header("content-type").as_deref(), Some("application/atom+xml; charset=utf-8"));
+    let doc = roxmltree::Document::parse(&atom.body).expect("Atom is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "feed");
+    assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2005/Atom"));
+    let entries: Vec<_> = root.children().filter(|n| n.has_tag_name("entry")).collect();
+    assert_eq!(entries.len(), 2);
+    for e in &entries {
+        for required in ["id", "title", "updated"] {
+            assert!(e.children().any(|n| n.has_tag_name(required)), "entry lacks {required}");
+        }
+    }
+    assert!(atom.body.contains("Slow &lt;pages&gt; &amp;"));
+    let rss = c.get("/history.rss").await;
+    let doc = roxmltree::Document::parse(&rss.body).expect("RSS is well-formed XML");
+    assert_eq!(doc.root_element().attribute("version"), Some("2.0"));
+    let ics = c.get("/status/maintenance.ics").await;
+    assert_eq!(ics.header("content-type").as_deref(), Some("text/calendar; charset=utf-8"));
+    assert!(ics.body.split("\r\n").all(|l| l.len() <= 75), "folded at 75 octets");
+    let unfolded = ics.body.replace("\r\n ", "");
+    let lines: Vec<&str> = unfolded.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.first(), Some(&"BEGIN:VCALENDAR"));
+    assert_eq!(lines.last(), Some(&"END:VCALENDAR"));
+    assert_eq!(lines.iter().filter(|l| **l == "BEGIN:VEVENT").count(), 1, "only maintenance");
+    for prop in ["UID:", "DTSTAMP:", "DTSTART:", "DTEND:", "SUMMARY:", "SEQUENCE:", "STATUS:CONFIRMED"] {
+        assert!(lines.iter().any(|l| l.starts_with(prop)), "VEVENT lacks {prop}");
+    }
+    assert!(unfolded.contains("SUMMARY:Database upgrade\\, part 1\\; planned"));
+    let uid = lines.iter().find(|l| l.starts_with("UID:")).unwrap().to_string();
+    assert!(
+        c.get("/status/maintenance.ics?again=1").await.body.replace("\r\n ", "").contains(&uid),
+        "UID is stable"
+    );
+    let badge = c.get("/status/badge.svg").await;
+    assert_eq!(badge.header("content-type").as_deref(), Some("image/svg+xml"));
+    assert!(badge.header("content-security-policy").unwrap().contains("frame-ancestors *"));
+    roxmltree::Document::parse(&badge.body).expect("badge is well-formed");
+    let public_id = keel::status::store::component(&mut app.conn(), web).unwrap().public_id;
+    assert!(c.get(&format!("/status/badge/{public_id}.svg")).await.body.contains("degraded performance"));
+    assert_eq!(c.get("/status/badge/nope.svg").await.status, StatusCode::NOT_FOUND);
+});
