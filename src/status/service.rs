@@ -42,6 +42,9 @@ pub const IMPACTS: [(&str, &str); 4] =
 
 /// The label of any status or impact value.
 pub fn label(value: &str) -> &'static str {
+    if value == "maintenance" {
+        return "Maintenance";
+    }
     COMPONENT_STATUSES
         .iter()
         .chain(INCIDENT_STATUSES.iter())
