@@ -287,6 +287,56 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invoice_counters (tenant_id, year) {
+        tenant_id -> BigInt,
+        year -> Integer,
+        last_number -> BigInt,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        number -> Nullable<Text>,
+        status -> Text,
+        currency -> Text,
+        issue_date -> Nullable<Date>,
+        due_date -> Nullable<Date>,
+        po_number -> Nullable<Text>,
+        notes -> Text,
+        tax_rate_bp -> Integer,
+        subtotal_minor -> BigInt,
+        tax_minor -> BigInt,
+        total_minor -> BigInt,
+        pdf_sha256 -> Nullable<Text>,
+        issued_at -> Nullable<Timestamp>,
+        paid_at -> Nullable<Timestamp>,
+        paid_method -> Nullable<Text>,
+        paid_reference -> Nullable<Text>,
+        voided_at -> Nullable<Timestamp>,
+        void_reason -> Nullable<Text>,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_lines (id) {
+        id -> BigInt,
+        invoice_id -> BigInt,
+        position -> Integer,
+        description -> Text,
+        kind -> Text,
+        quantity -> Text,
+        unit_price -> Text,
+        amount_minor -> BigInt,
+    }
+}
+
+diesel::joinable!(invoice_lines -> invoices (invoice_id));
 diesel::joinable!(incident_updates -> incidents (incident_id));
 diesel::joinable!(incident_components -> incidents (incident_id));
 diesel::joinable!(incident_components -> status_components (component_id));
@@ -301,6 +351,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     status_subscribers,
     status_probes,
     sla_statements,
+    invoice_counters,
+    invoices,
+    invoice_lines,
     jobs,
     outbound_emails,
     tenants,

@@ -4,6 +4,7 @@
 pub mod harness;
 
 mod auth;
+mod billing;
 mod identity;
 mod jobs;
 mod matrix;
