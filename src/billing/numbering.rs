@@ -4,6 +4,11 @@
 //! immediate transaction on SQLite), so concurrent issuing on several instances can neither
 //! duplicate nor skip, and an issue that fails rolls the counter back with it.
 
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::invoice_counters as ic;
+
 /// The number of the `n`th invoice of `year` for the tenant with this slug.
 pub fn format_number(slug: &str, year: i32, n: i64) -> String {
     format!("{slug}-{year}-{n:04}")
@@ -17,24 +22,6 @@ pub fn parse_number(number: &str) -> Option<(String, i32, i64)> {
     let slug = parts.next()?.to_string();
     (!slug.is_empty()).then_some((slug, year, seq))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers() {
-        assert_eq!(format_number("LINCOLN", 2026, 7), "LINCOLN-2026-0007");
-        assert_eq!(format_number("LINCOLN-HS", 2026, 12345), "LINCOLN-HS-2026-12345");
-        assert_eq!(parse_number("LINCOLN-HS-2026-0007"), Some(("LINCOLN-HS".into(), 2026, 7)));
-        assert_eq!(parse_number("garbage"), None);
-    }
-}
-
-use diesel::prelude::*;
-
-use crate::db::DbConn;
-use crate::db::schema::invoice_counters as ic;
 
 /// Takes the next number of (tenant, year). Call inside the issuing write transaction: the
 /// counter row is locked until it commits, and rolled back with it on failure.
@@ -59,5 +46,18 @@ pub fn next_number(conn: &mut DbConn, tenant: i64, year: i32) -> QueryResult<i64
             diesel::update(ic::table.find((tenant, year))).set(ic::last_number.eq(last + 1)).execute(c)?;
             Ok(last + 1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(format_number("LINCOLN", 2026, 7), "LINCOLN-2026-0007");
+        assert_eq!(format_number("LINCOLN-HS", 2026, 12345), "LINCOLN-HS-2026-12345");
+        assert_eq!(parse_number("LINCOLN-HS-2026-0007"), Some(("LINCOLN-HS".into(), 2026, 7)));
+        assert_eq!(parse_number("garbage"), None);
     }
 }
