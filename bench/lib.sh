@@ -289,12 +289,18 @@ wait_quiet() {
 # Sets RPS P50 P99 (ms) NON2XX SOCKERR IDLE CPU_SPLIT.
 measure() {
   local url=$1 pid=$2 raw=$3
+  kill -0 "$pid" 2>/dev/null || die "the server (pid $pid) for $url is not running"
   wait_quiet
   log "warm-up $WARMUP, then wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency $url"
   timeout 120 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null
   cpu_begin "$pid"
   timeout 300 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$raw"
   cpu_end "$pid"
+  if ! kill -0 "$pid" 2>/dev/null; then # its figures (and the CPU split) would be meaningless
+    local st=0
+    wait "$pid" 2>/dev/null || st=$?
+    die "the server (pid $pid) exited during the measurement of $url (wait status $st; 137 = SIGKILL, 143 = SIGTERM); nothing recorded"
+  fi
   RPS="$(awk '/^Requests\/sec:/ {print $2}' "$raw")"
   P50="$(to_ms "$(awk '$1 == "50%" {print $2}' "$raw")")"
   P99="$(to_ms "$(awk '$1 == "99%" {print $2}' "$raw")")"

@@ -227,6 +227,7 @@ pub fn build_app(
         .configure(tenancy::admin::routes)
         .configure(tenancy::district::routes)
         .configure(status::routes)
+        .configure(billing::routes)
         .configure(jobs::admin::routes)
         .configure(notify::admin::routes)
         .default_service(aweb::to(not_found))

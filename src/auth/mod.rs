@@ -47,6 +47,7 @@ pub fn home_for(p: &Principal) -> &'static str {
         Some(Role::DistrictAdmin) => "/district/schools",
         Some(Role::Auditor) => "/reliability",
         Some(Role::SchoolAdmin) => "/district/members",
+        Some(Role::Procurement) => "/billing",
         _ => "/account",
     }
 }

@@ -126,11 +126,17 @@ pub enum Action {
     ManageComponents,
     /// See the reliability panel (uptime, incidents, maintenance, SLA commitment).
     ViewReliability,
+    /// See a tenant's billing profile and invoices (tenant-scoped).
+    ViewBilling,
+    /// Edit a tenant's billing profile (tenant-scoped).
+    ManageBillingProfile,
+    /// Edit the vendor's invoicing details.
+    ManageVendorSettings,
 }
 
 impl Action {
     /// Every action (the route × role test walks them).
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 23] = [
         Action::UseAccount,
         Action::ViewAdminOverview,
         Action::ViewJobs,
@@ -151,6 +157,9 @@ impl Action {
         Action::ManageIncidents,
         Action::ManageComponents,
         Action::ViewReliability,
+        Action::ViewBilling,
+        Action::ManageBillingProfile,
+        Action::ManageVendorSettings,
     ];
 }
 
@@ -177,6 +186,9 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ManageMembers => matches!(role, PlatformAdmin | DistrictAdmin | SchoolAdmin),
         ViewAudit => matches!(role, PlatformAdmin | DistrictAdmin | Auditor),
         ViewReliability => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor),
+        ViewBilling => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor | Procurement),
+        ManageBillingProfile => matches!(role, PlatformAdmin | DistrictAdmin | Procurement),
+        ManageVendorSettings => role == PlatformAdmin,
     }
 }
 

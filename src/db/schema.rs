@@ -336,6 +336,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    vendor_settings (id) {
+        id -> Integer,
+        legal_name -> Text,
+        address -> Text,
+        tax_id -> Text,
+        remit_to -> Text,
+        invoice_footer -> Text,
+        default_currency -> Text,
+        default_terms_days -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    billing_profiles (tenant_id) {
+        tenant_id -> BigInt,
+        mode -> Text,
+        po_number -> Nullable<Text>,
+        po_amount_minor -> Nullable<BigInt>,
+        po_expires -> Nullable<Date>,
+        address_line1 -> Text,
+        address_line2 -> Text,
+        city -> Text,
+        region -> Text,
+        postal_code -> Text,
+        country -> Text,
+        tax_id -> Text,
+        tax_exempt_note -> Text,
+        currency -> Text,
+        terms_days -> Integer,
+        renewal_date -> Nullable<Date>,
+        schedule -> Text,
+        cost_centre -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(invoice_lines -> invoices (invoice_id));
 diesel::joinable!(incident_updates -> incidents (incident_id));
 diesel::joinable!(incident_components -> incidents (incident_id));
@@ -354,6 +392,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoice_counters,
     invoices,
     invoice_lines,
+    vendor_settings,
+    billing_profiles,
     jobs,
     outbound_emails,
     tenants,

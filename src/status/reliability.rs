@@ -22,23 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/reliability/statements/{id}.csv", web::get().to(download_csv));
 }
 
-/// Tenants whose reliability the principal may see: districts and stand-alone schools in
-/// scope (all districts for internal staff).
 async fn tenant_choices(p: &Principal, state: &AppState) -> AppResult<Vec<(i64, String)>> {
-    let allowed = p.scope.tenants_for(Action::ViewReliability);
-    state
-        .db(move |c| {
-            let all = crate::tenancy::store::names(c, allowed.as_deref())?;
-            let mut out = Vec::new();
-            for (id, name) in all {
-                let t = crate::tenancy::store::find(c, id)?;
-                if t.kind == "district" || t.parent_id.is_none() {
-                    out.push((id, name));
-                }
-            }
-            Ok(out)
-        })
-        .await
+    crate::tenancy::district::top_level_tenants(p, state, Action::ViewReliability).await
 }
 
 /// One component's figures.

@@ -412,3 +412,28 @@ async fn remove(
         format!("Access to {} was removed.", t.name),
     ))
 }
+
+/// Districts and stand-alone schools on which `action` is allowed for `p` (all of them for
+/// internal staff allowed the action), by name: the tenants that own billing and statements.
+pub async fn top_level_tenants(
+    p: &Principal,
+    state: &AppState,
+    action: Action,
+) -> AppResult<Vec<(i64, String)>> {
+    let allowed = p.scope.tenants_for(action);
+    if allowed.as_ref().is_some_and(|v| v.is_empty()) {
+        return Ok(Vec::new());
+    }
+    state
+        .db(move |c| {
+            let mut out = Vec::new();
+            for (id, name) in store::names(c, allowed.as_deref())? {
+                let t = store::find(c, id)?;
+                if t.kind == "district" || t.parent_id.is_none() {
+                    out.push((id, name));
+                }
+            }
+            Ok(out)
+        })
+        .await
+}

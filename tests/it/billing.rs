@@ -33,3 +33,110 @@ both_backends!(fifty_concurrent_issues_number_gaplessly, |app| {
     assert_eq!(write_tx(&mut app.conn(), |c| next_number(c, riverside, 2026)).unwrap(), 1);
     assert_eq!(format_number("LINCOLN", 2026, 51), "LINCOLN-2026-0051");
 });
+
+use actix_web::http::StatusCode;
+use keel::auth::Role;
+
+both_backends!(profiles_are_scoped_validated_and_audited, |app| {
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    let d2 = app.tenant("district", None, "Riverside Unified");
+    let buyer = app.signed_in(Role::Procurement, Some(d1)).await;
+    let page = buyer.get("/billing").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Before an invoice can be issued, add"));
+    // Bad input: message beside each field, input kept, nothing saved.
+    let long = "P".repeat(65);
+    let t1 = d1.to_string();
+    let r = buyer
+        .post(
+            "/billing",
+            &[
+                ("tenant_id", &t1),
+                ("mode", "invoice_po"),
+                ("po_number", &long),
+                ("po_amount", "12,400.005"),
+                ("currency", "XXX"),
+                ("terms_days", "-3"),
+                ("po_expires", "next week"),
+                ("city", "Lincoln"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for msg in [
+        "at most 64 characters",
+        "Choose a currency from the list.",
+        "Payment terms must be between 0 and 180.",
+        "Enter a date like 2026-06-30.",
+    ] {
+        assert!(r.body.contains(msg), "missing: {msg}");
+    }
+    assert!(r.body.contains("value=\"Lincoln\""), "input kept");
+    assert!(keel::billing::store::profile(&mut app.conn(), d1).unwrap().is_none(), "nothing saved");
+    let r = buyer
+        .post(
+            "/billing",
+            &[
+                ("tenant_id", &t1),
+                ("mode", "invoice_po"),
+                ("po_number", "PO-2026-0412"),
+                ("po_amount", "12,400.00"),
+                ("currency", "USD"),
+                ("terms_days", "30"),
+                ("address_line1", "5905 O Street"),
+                ("city", "Lincoln"),
+                ("region", "NE"),
+                ("postal_code", "68510"),
+                ("country", "us"),
+                ("schedule", "annual"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let p = keel::billing::store::profile(&mut app.conn(), d1).unwrap().unwrap();
+    assert_eq!(
+        (p.po_number.as_deref(), p.po_amount_minor, p.country.as_str()),
+        (Some("PO-2026-0412"), Some(1_240_000), "US")
+    );
+    assert!(p.missing_for_invoicing().is_empty());
+    // Audited with before and after.
+    use diesel::prelude::*;
+    use keel::db::schema::audit_events as ae;
+    let details: String = ae::table
+        .filter(ae::action.eq("billing.profile_update"))
+        .select(ae::details)
+        .first(&mut *app.conn())
+        .unwrap();
+    assert!(details.contains("\"po_number\":{\"after\":\"PO-2026-0412\",\"before\":null}"), "{details}");
+    // Another district's profile is not found; auditors read but cannot save.
+    let t2 = d2.to_string();
+    assert_eq!(buyer.get(&format!("/billing?tenant={d2}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        buyer.post("/billing", &[("tenant_id", &t2), ("mode", "card"), ("currency", "USD")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let auditor = app.signed_in(Role::Auditor, Some(d1)).await;
+    let page = auditor.get("/billing").await;
+    assert!(page.body.contains("PO-2026-0412") && page.body.contains("You can read these details"));
+    assert_eq!(
+        auditor.post("/billing", &[("tenant_id", &t1), ("mode", "card"), ("currency", "USD")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Staff edit any tenant's profile from the tenant page.
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    assert!(admin.get(&format!("/admin/tenants/{d1}/billing")).await.body.contains("PO-2026-0412"));
+    let r = admin
+        .post(
+            "/admin/billing/settings",
+            &[
+                ("legal_name", ""),
+                ("address", "x"),
+                ("remit_to", "y"),
+                ("default_currency", "USD"),
+                ("default_terms_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Enter the legal name."));
+});

@@ -1,0 +1,2 @@
+DROP TABLE billing_profiles;
+DROP TABLE vendor_settings;
