@@ -182,6 +182,7 @@ pub fn seed(state: &AppState) -> anyhow::Result<Seeded> {
                 password: pw.clone(),
             });
         }
+        seed_billing(c, now)?;
         seed_failed_email(c, now)?;
         Ok(out)
     })?;
@@ -298,4 +299,32 @@ pub fn save_logins(logins: &[DemoLogin], dir: &std::path::Path) -> std::io::Resu
         writeln!(f, "{}\t{}\t{}\t{}", l.role, l.scope, l.email, l.password)?;
     }
     Ok(path)
+}
+
+/// The vendor's invoicing details and Lincoln's purchase-order profile.
+fn seed_billing(c: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<()> {
+    crate::billing::store::save_vendor(
+        c,
+        "Brightwave Learning, Inc.",
+        "200 Market Street, Suite 400\nSan Francisco, CA 94105\nUnited States",
+        "EIN 84-1234567",
+        "ACH or wire to First Republic Bank, account 000123456789, routing 321081669.\nChecks to Brightwave Learning, Inc., PO Box 7720, San Francisco, CA 94120.",
+        "Questions about this invoice: billing@brightwave.example",
+        "USD",
+        30,
+        now,
+    )?;
+    let Some(lincoln) = tenants::by_slug(c, "LINCOLN")? else { return Ok(()) };
+    let mut p = crate::billing::model::BillingProfile::empty(lincoln.id, "USD", 30, now);
+    p.po_number = Some("PO-2026-0412".into());
+    p.po_amount_minor = Some(4_850_000);
+    p.po_expires = chrono::NaiveDate::from_ymd_opt(2027, 6, 30);
+    p.address_line1 = "Accounts Payable, 5905 O Street".into();
+    p.city = "Lincoln".into();
+    p.region = "NE".into();
+    p.postal_code = "68510".into();
+    p.renewal_date = chrono::NaiveDate::from_ymd_opt(2027, 7, 1);
+    p.cost_centre = "Instructional Technology 10-2210".into();
+    p.tax_exempt_note = "Tax-exempt political subdivision, certificate NE-13-0412".into();
+    crate::billing::store::save_profile(c, &p)
 }
