@@ -132,9 +132,14 @@ build_keel() {
     || die "cargo build --release failed or timed out"
   [[ -x $target/release/keel ]] || die "no binary at $target/release/keel"
   # Run a private copy: a concurrent build by someone else cannot swap the binary mid-benchmark.
-  new_tmp
-  cp "$target/release/keel" "$TMP/keel"
-  BIN="$TMP/keel"
+  # Its path and name contain no "keel", so a `pkill keel`, `pkill -f 'keel serve'` or
+  # `killall keel` someone aims at their dev server does not take the benchmark server down
+  # mid-run (it did, twice). `ps` shows it as .../kbench.XXXXXX/kbench-server serve ...
+  local bindir
+  bindir="$(mktemp -d "${TMPDIR:-/tmp}/kbench.XXXXXX")"
+  TMP_DIRS+=("$bindir")
+  cp "$target/release/keel" "$bindir/kbench-server"
+  BIN="$bindir/kbench-server"
 }
 
 # need_tools: wrk (installed with apt if missing), curl; PostgreSQL reachable when KEEL_BENCH_PG=1.
@@ -292,7 +297,8 @@ measure() {
   kill -0 "$pid" 2>/dev/null || die "the server (pid $pid) for $url is not running"
   wait_quiet
   log "warm-up $WARMUP, then wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION --latency $url"
-  timeout 120 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null
+  timeout 120 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null \
+    || die "warm-up against $url failed (server gone?)"
   cpu_begin "$pid"
   timeout 300 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$raw"
   cpu_end "$pid"

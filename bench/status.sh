@@ -212,7 +212,8 @@ db_down_pass() {
     fetch "$kport" "$path" "$OUT/body.tmp"
     [[ $CODE == 200 ]] || die "database down pass: GET $path answered $CODE with the database up"
     log "postgres (database down): warm-up $WARMUP on $path with the database reachable"
-    timeout 120 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" "http://127.0.0.1:$kport$path" >/dev/null
+    timeout 120 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$WARMUP" "http://127.0.0.1:$kport$path" >/dev/null \
+      || die "database down pass: warm-up on $path failed"
   done
   stale="$(health_stale "$kport")"
   [[ $stale == false ]] || log "warning: /api/status/health says stale=$stale before the database went away"

@@ -1,10 +1,14 @@
 //! Procurement billing (in progress): billing profiles (card or invoice/PO), the vendor's
-//! invoicing details, money in integer minor units with an ISO currency, and gapless
-//! per-tenant yearly invoice numbering. Invoices, PDFs and reminders land next.
+//! invoicing details, money in integer minor units with an ISO currency, gapless per-tenant
+//! yearly invoice numbering, and the invoice service (drafts, lines, issuing with a PDF rendered
+//! once and stored by hash, paid/unpaid). The invoice pages, downloads, PO uploads and
+//! reminders land next.
 
+pub mod invoice;
 pub mod model;
 pub mod money;
 pub mod numbering;
+pub mod pdf;
 pub mod profile;
 pub mod store;
 

@@ -87,6 +87,16 @@ pub fn format(minor: i64, cur: Currency) -> String {
     format!("{}{}{grouped}{frac}", if neg { "-" } else { "" }, cur.symbol)
 }
 
+/// A unit price for display: at least the currency's decimals (38.8 -> "38.80"), more when
+/// the price has sub-cent precision (0.125 stays "0.125").
+pub fn format_unit_price(d: Decimal, cur: Currency) -> String {
+    let mut d = d.normalize();
+    if d.scale() < cur.exponent {
+        d.rescale(cur.exponent);
+    }
+    d.to_string()
+}
+
 /// Formats with the code as well, for documents: `USD 12,400.00`.
 pub fn format_with_code(minor: i64, cur: Currency) -> String {
     let f = format(minor.abs(), cur);
@@ -132,5 +142,7 @@ mod tests {
         assert_eq!(format(5, usd()), "$0.05");
         assert_eq!(format_with_code(1_240_000, usd()), "USD 12,400.00");
         assert_eq!(format(1_200, currency("JPY").unwrap_or(usd())), "¥1,200");
+        assert_eq!(format_unit_price(Decimal::new(388, 1), usd()), "38.80");
+        assert_eq!(format_unit_price(Decimal::new(125, 3), usd()), "0.125");
     }
 }

@@ -10,4 +10,5 @@ pub mod health;
 pub mod layout;
 pub mod middleware;
 pub mod pagination;
+pub mod pdf;
 pub mod token;

@@ -140,3 +140,120 @@ both_backends!(profiles_are_scoped_validated_and_audited, |app| {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("Enter the legal name."));
 });
+
+fn profile_for(app: &crate::harness::TestApp, tenant: i64) {
+    let now = keel::db::now_micros(app.state.now());
+    let mut p = keel::billing::model::BillingProfile::empty(tenant, "USD", 30, now);
+    p.po_number = Some("PO-2026-0412".into());
+    p.address_line1 = "Accounts Payable, 5905 O Street".into();
+    p.city = "Lincoln".into();
+    p.region = "NE".into();
+    p.postal_code = "68510".into();
+    write_tx(&mut app.conn(), |c| keel::billing::store::save_profile(c, &p)).unwrap();
+}
+
+both_backends!(issuing_numbers_renders_and_freezes_once, |app| {
+    use keel::billing::invoice;
+    use rust_decimal::Decimal;
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    let slug = keel::tenancy::store::find(&mut app.conn(), d1).unwrap().slug;
+    let now = keel::db::now_micros(app.state.now());
+    let actor = keel::audit::Actor::system("test");
+    let usd = keel::billing::money::currency("USD").unwrap();
+    // No profile yet: refused with what is missing, no number consumed.
+    let (a2, p0) = (actor.clone(), keel::billing::model::BillingProfile::empty(d1, "USD", 30, now));
+    let id = write_tx(&mut app.conn(), |c| invoice::create_draft(c, &a2, d1, &p0, now)).unwrap();
+    let r = invoice::issue_now(&app.state, actor.clone(), id, now.date()).await.unwrap();
+    let msg = r.err().unwrap().to_string();
+    assert!(msg.contains("at least one line") && msg.contains("billing profile"), "{msg}");
+    profile_for(&app, d1);
+    write_tx(&mut app.conn(), |c| {
+        let i = invoice::find(c, id)?;
+        let l = line(
+            "Assessment platform licences, 2026-27",
+            "license",
+            Decimal::from(1250),
+            Decimal::new(3880, 2),
+        );
+        invoice::add_line(c, &i, &l, usd, now)?;
+        let i = invoice::find(c, id)?;
+        let l = line("Onboarding workshop", "service", Decimal::from(1), Decimal::new(15000, 2));
+        invoice::add_line(c, &i, &l, usd, now)
+    })
+    .unwrap();
+    let issued = invoice::issue_now(&app.state, actor.clone(), id, now.date()).await.unwrap().unwrap();
+    let year = now.date().format("%Y").to_string();
+    assert_eq!(issued.number.as_deref(), Some(format!("{slug}-{year}-0001").as_str()));
+    assert_eq!(issued.status, "issued");
+    assert_eq!(issued.total_minor, 1250 * 3880 + 15000);
+    // Frozen: a second issue is refused.
+    assert!(matches!(
+        invoice::issue_now(&app.state, actor.clone(), id, now.date()).await.unwrap(),
+        Err(invoice::IssueError::NotDraft)
+    ));
+    // The stored PDF matches its hash and reads back with pdftotext.
+    let hash = issued.pdf_sha256.clone().unwrap();
+    let bytes = app.state.files().get(&hash).await.unwrap();
+    assert!(bytes.starts_with(b"%PDF"));
+    if let Ok(keep) = std::env::var("KEEL_TEST_KEEP_PDF") {
+        std::fs::write(keep, &bytes).unwrap();
+    }
+    if std::process::Command::new("pdftotext").arg("-v").output().is_ok() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i.pdf");
+        std::fs::write(&path, &bytes).unwrap();
+        let out =
+            std::process::Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for needle in [
+            issued.number.clone().unwrap(),
+            "PO-2026-0412".into(),
+            "USD 48,650.00".into(),
+            "5905 O Street".into(),
+            "Lincoln, NE 68510".into(),
+        ] {
+            assert!(text.contains(&needle), "PDF lacks {needle}:\n{text}");
+        }
+    }
+    // A failed render consumes no number.
+    let (a3, p1) = (actor.clone(), keel::billing::store::profile(&mut app.conn(), d1).unwrap().unwrap());
+    let id2 = write_tx(&mut app.conn(), |c| {
+        let id = invoice::create_draft(c, &a3, d1, &p1, now)?;
+        let i = invoice::find(c, id)?;
+        invoice::add_line(c, &i, &line("Add-on", "add_on", Decimal::from(1), Decimal::from(10)), usd, now)?;
+        Ok::<_, diesel::result::Error>(id)
+    })
+    .unwrap();
+    let failing = write_tx(&mut app.conn(), |c| {
+        invoice::issue(c, &actor, id2, now.date(), now, &|_d| Err("printer on fire".into()), &|_b| {
+            Ok("x".into())
+        })
+    });
+    assert!(matches!(failing, Err(invoice::IssueError::Pdf(_))));
+    assert_eq!(invoice::find(&mut app.conn(), id2).unwrap().status, "draft");
+    let ok = invoice::issue_now(&app.state, actor.clone(), id2, now.date()).await.unwrap().unwrap();
+    assert_eq!(ok.number.as_deref(), Some(format!("{slug}-{year}-0002").as_str()), "gapless after a failure");
+    // Paid and unpaid again, audited.
+    write_tx(&mut app.conn(), |c| {
+        invoice::mark_paid(c, &actor, &ok, "ach", "TRACE 0412", now)?;
+        let paid = invoice::find(c, id2)?;
+        invoice::mark_unpaid(c, &actor, &paid, "Payment bounced", now)
+    })
+    .unwrap();
+    assert_eq!(invoice::find(&mut app.conn(), id2).unwrap().status, "issued");
+    use diesel::prelude::*;
+    use keel::db::schema::audit_events as ae;
+    let actions: Vec<String> = ae::table.select(ae::action).load(&mut *app.conn()).unwrap();
+    for a in ["invoice.issue", "invoice.mark_paid", "invoice.mark_unpaid"] {
+        assert!(actions.contains(&a.to_string()), "{a} audited");
+    }
+});
+
+fn line(
+    d: &str,
+    k: &str,
+    q: rust_decimal::Decimal,
+    p: rust_decimal::Decimal,
+) -> keel::billing::invoice::NewLine {
+    keel::billing::invoice::NewLine { description: d.into(), kind: k.into(), quantity: q, unit_price: p }
+}

@@ -1,0 +1,159 @@
+//! The invoice PDF: vendor block and document title, customer and payment details, the lines
+//! table with right-aligned amounts, totals, and the payment instructions. Rendered once at
+//! issue and stored; downloads serve the stored bytes.
+
+use genpdf::elements::{Break, FrameCellDecorator, LinearLayout, Paragraph, TableLayout};
+use genpdf::style::{Style, StyledString};
+use genpdf::{Alignment, Element};
+
+use super::invoice::Document;
+use super::money;
+use crate::web::pdf::{fonts, latin1};
+
+fn p(s: &str) -> Paragraph {
+    Paragraph::new(latin1(s))
+}
+
+/// Renders the invoice.
+pub fn render(d: &Document) -> Result<Vec<u8>, String> {
+    let cur = money::currency(&d.invoice.currency).ok_or("unknown currency")?;
+    let fmt = |m: i64| money::format_with_code(m, cur);
+    let number = d.invoice.number.clone().unwrap_or_else(|| "DRAFT".into());
+    let mut doc = genpdf::Document::new(fonts()?);
+    doc.set_minimal_conformance();
+    doc.set_title(latin1(&format!("Invoice {number}")));
+    doc.set_font_size(10);
+    let mut deco = genpdf::SimplePageDecorator::new();
+    deco.set_margins(18);
+    doc.set_page_decorator(deco);
+
+    let mut head = TableLayout::new(vec![1, 1]);
+    let mut vendor = LinearLayout::vertical();
+    vendor.push(Paragraph::new(StyledString::new(
+        latin1(&d.vendor.legal_name),
+        Style::new().bold().with_font_size(13),
+    )));
+    for line in d.vendor.address.lines() {
+        vendor.push(p(line));
+    }
+    if !d.vendor.tax_id.is_empty() {
+        vendor.push(p(&d.vendor.tax_id));
+    }
+    let mut title = LinearLayout::vertical();
+    title.push(
+        Paragraph::new(StyledString::new("INVOICE", Style::new().bold().with_font_size(18)))
+            .aligned(Alignment::Right),
+    );
+    title.push(p(&number).aligned(Alignment::Right));
+    if let Some(d) = d.invoice.issue_date {
+        title.push(p(&format!("Issued {d}")).aligned(Alignment::Right));
+    }
+    if let Some(d) = d.invoice.due_date {
+        title.push(p(&format!("Due {d}")).aligned(Alignment::Right));
+    }
+    if d.invoice.status == "void" {
+        title.push(
+            Paragraph::new(StyledString::new("VOID", Style::new().bold().with_font_size(16)))
+                .aligned(Alignment::Right),
+        );
+    }
+    head.row().element(vendor).element(title).push().map_err(|e| e.to_string())?;
+    doc.push(head);
+    doc.push(Break::new(1.5));
+
+    let pr = &d.profile;
+    let mut bill = LinearLayout::vertical();
+    bill.push(Paragraph::new(StyledString::new("Bill to", Style::new().bold())));
+    bill.push(p(&d.tenant_name));
+    for l in [&pr.address_line1, &pr.address_line2] {
+        if !l.is_empty() {
+            bill.push(p(l));
+        }
+    }
+    bill.push(p(&format!("{}, {} {}", pr.city, pr.region, pr.postal_code)));
+    bill.push(p(&pr.country));
+    let mut refs = LinearLayout::vertical();
+    refs.push(Paragraph::new(StyledString::new("Details", Style::new().bold())));
+    if let Some(po) = &d.invoice.po_number {
+        refs.push(p(&format!("PO number: {po}")));
+    }
+    refs.push(p(&format!("Payment terms: net {} days", pr.terms_days)));
+    refs.push(p(&format!("Currency: {}", cur.code)));
+    if !pr.cost_centre.is_empty() {
+        refs.push(p(&format!("Cost centre: {}", pr.cost_centre)));
+    }
+    if !pr.tax_exempt_note.is_empty() {
+        refs.push(p(&pr.tax_exempt_note));
+    }
+    let mut parties = TableLayout::new(vec![1, 1]);
+    parties.row().element(bill).element(refs).push().map_err(|e| e.to_string())?;
+    doc.push(parties);
+    doc.push(Break::new(1.5));
+
+    let mut t = TableLayout::new(vec![6, 2, 2, 2]);
+    t.set_cell_decorator(FrameCellDecorator::new(true, true, false));
+    let h = |s: &str, right: bool| {
+        let para = Paragraph::new(StyledString::new(s.to_string(), Style::new().bold()));
+        (if right { para.aligned(Alignment::Right) } else { para }).padded(1)
+    };
+    t.row()
+        .element(h("Description", false))
+        .element(h("Quantity", true))
+        .element(h("Unit price", true))
+        .element(h("Amount", true))
+        .push()
+        .map_err(|e| e.to_string())?;
+    for l in &d.lines {
+        let right = |s: String| p(&s).aligned(Alignment::Right).padded(1);
+        t.row()
+            .element(p(&l.description).padded(1))
+            .element(right(l.quantity.clone()))
+            .element(right(format!(
+                "{} {}",
+                cur.code,
+                super::invoice::parse_decimal(&l.unit_price)
+                    .map(|d| money::format_unit_price(d, cur))
+                    .unwrap_or_else(|| l.unit_price.clone())
+            )))
+            .element(right(fmt(l.amount_minor)))
+            .push()
+            .map_err(|e| e.to_string())?;
+    }
+    doc.push(t);
+    doc.push(Break::new(0.5));
+    let mut totals = TableLayout::new(vec![8, 2, 2]);
+    let row = |t: &mut TableLayout, label: &str, v: i64, bold: bool| {
+        let style = if bold { Style::new().bold() } else { Style::new() };
+        t.row()
+            .element(p(""))
+            .element(Paragraph::new(StyledString::new(label.to_string(), style)).aligned(Alignment::Right))
+            .element(Paragraph::new(StyledString::new(latin1(&fmt(v)), style)).aligned(Alignment::Right))
+            .push()
+            .map_err(|e| e.to_string())
+    };
+    row(&mut totals, "Subtotal", d.invoice.subtotal_minor, false)?;
+    row(
+        &mut totals,
+        &format!("Tax ({:.2}%)", f64::from(d.invoice.tax_rate_bp) / 100.0),
+        d.invoice.tax_minor,
+        false,
+    )?;
+    row(&mut totals, "Total", d.invoice.total_minor, true)?;
+    row(&mut totals, "Amount due", if d.invoice.status == "paid" { 0 } else { d.invoice.total_minor }, true)?;
+    doc.push(totals);
+    doc.push(Break::new(1.5));
+    let mut pay = LinearLayout::vertical();
+    pay.push(Paragraph::new(StyledString::new("How to pay", Style::new().bold())));
+    for line in d.vendor.remit_to.lines() {
+        pay.push(p(line));
+    }
+    pay.push(p(&format!("Please quote {number} with your payment.")));
+    doc.push(pay.padded(2).framed());
+    if !d.vendor.invoice_footer.is_empty() {
+        doc.push(Break::new(1.0));
+        doc.push(p(&d.vendor.invoice_footer).styled(Style::new().with_font_size(8)));
+    }
+    let mut out = Vec::new();
+    doc.render(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
