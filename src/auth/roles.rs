@@ -132,11 +132,13 @@ pub enum Action {
     ManageBillingProfile,
     /// Edit the vendor's invoicing details.
     ManageVendorSettings,
+    /// Create, issue and mark invoices paid (the vendor's staff).
+    ManageInvoices,
 }
 
 impl Action {
     /// Every action (the route × role test walks them).
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::UseAccount,
         Action::ViewAdminOverview,
         Action::ViewJobs,
@@ -160,6 +162,7 @@ impl Action {
         Action::ViewBilling,
         Action::ManageBillingProfile,
         Action::ManageVendorSettings,
+        Action::ManageInvoices,
     ];
 }
 
@@ -188,7 +191,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ViewReliability => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor),
         ViewBilling => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor | Procurement),
         ManageBillingProfile => matches!(role, PlatformAdmin | DistrictAdmin | Procurement),
-        ManageVendorSettings => role == PlatformAdmin,
+        ManageVendorSettings | ManageInvoices => role == PlatformAdmin,
     }
 }
 

@@ -350,6 +350,75 @@ pub async fn issue_now(
         .await
 }
 
+/// Removes a line from a draft and recomputes the totals.
+pub fn remove_line(
+    c: &mut DbConn,
+    invoice: &Invoice,
+    line_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    if invoice.status != "draft" {
+        return Ok(0);
+    }
+    let n = diesel::delete(il::table.find(line_id).filter(il::invoice_id.eq(invoice.id))).execute(c)?;
+    recompute(c, invoice.id, now)?;
+    Ok(n)
+}
+
+/// Filters for invoice lists.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Tenants allowed (None = all, for staff).
+    pub tenants: Option<Vec<i64>>,
+    /// One tenant.
+    pub tenant: Option<i64>,
+    /// One status.
+    pub status: Option<String>,
+    /// Drafts are hidden from tenants.
+    pub hide_drafts: bool,
+}
+
+/// Invoices matching the filter, newest first.
+pub fn list(c: &mut DbConn, f: &ListFilter, offset: i64, limit: i64) -> QueryResult<(Vec<Invoice>, i64)> {
+    let build = || {
+        let mut q = inv::table.into_boxed();
+        if let Some(ts) = &f.tenants {
+            q = q.filter(inv::tenant_id.eq_any(ts.clone()));
+        }
+        if let Some(t) = f.tenant {
+            q = q.filter(inv::tenant_id.eq(t));
+        }
+        if let Some(s) = &f.status {
+            q = q.filter(inv::status.eq(s.clone()));
+        }
+        if f.hide_drafts {
+            q = q.filter(inv::status.ne("draft"));
+        }
+        q
+    };
+    let total = build().count().get_result(c)?;
+    let rows =
+        build().order(inv::id.desc()).offset(offset).limit(limit).select(Invoice::as_select()).load(c)?;
+    Ok((rows, total))
+}
+
+/// The status a person reads ("Overdue 12 days" is computed from the due date).
+pub fn display_status(i: &Invoice, today: NaiveDate) -> (String, &'static str) {
+    match i.status.as_str() {
+        "draft" => ("Draft".into(), "draft"),
+        "paid" => ("Paid".into(), "paid"),
+        "void" => ("Void".into(), "void"),
+        _ => match i.due_date {
+            Some(d) if d < today => {
+                let days = (today - d).num_days();
+                (format!("Overdue {days} day{}", if days == 1 { "" } else { "s" }), "overdue")
+            }
+            Some(d) => (format!("Due {d}"), "issued"),
+            None => ("Issued".into(), "issued"),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod invoice;
 pub mod model;
 pub mod money;
 pub mod numbering;
+pub mod pages;
 pub mod pdf;
 pub mod profile;
 pub mod store;
@@ -15,4 +16,5 @@ pub mod store;
 /// Mounts the routes.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     profile::routes(cfg);
+    pages::routes(cfg);
 }

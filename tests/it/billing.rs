@@ -257,3 +257,71 @@ fn line(
 ) -> keel::billing::invoice::NewLine {
     keel::billing::invoice::NewLine { description: d.into(), kind: k.into(), quantity: q, unit_price: p }
 }
+
+both_backends!(invoice_pages_issue_pay_and_scope_downloads, |app| {
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    let d2 = app.tenant("district", None, "Riverside Unified");
+    profile_for(&app, d1);
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let r = admin.post("/admin/invoices", &[("tenant_id", &d1.to_string())]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let path = r.location();
+    // Issuing an empty draft lists what is missing.
+    let r = admin.post(&format!("{path}/issue"), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Add at least one line."));
+    let r = admin
+        .post(
+            &format!("{path}/lines"),
+            &[("description", "Licences"), ("kind", "license"), ("quantity", "-2"), ("unit_price", "abc")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("The quantity must be more than zero.")
+            && r.body.contains("Enter a unit price in USD")
+    );
+    let r = admin
+        .post(
+            &format!("{path}/lines"),
+            &[
+                ("description", "Assessment licences 2026-27"),
+                ("kind", "license"),
+                ("quantity", "1,250"),
+                ("unit_price", "$38.80"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let buyer = app.signed_in(Role::Procurement, Some(d1)).await;
+    assert!(
+        buyer.get("/billing/invoices").await.body.contains("No invoices yet"),
+        "drafts are not shown to tenants"
+    );
+    let r = admin.post(&format!("{path}/issue"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id: i64 = path.rsplit('/').next().unwrap().parse().unwrap();
+    let page = buyer.get("/billing/invoices").await;
+    assert!(
+        page.body.contains("LINCOLN-PUBLIC-SCHOOLS") && page.body.contains("$48,500.00"),
+        "{}",
+        page.body
+    );
+    let pdf = buyer.get(&format!("/billing/invoices/{id}.pdf")).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.header("content-type").as_deref(), Some("application/pdf"));
+    assert!(pdf.header("content-disposition").unwrap().starts_with("attachment"));
+    let again = buyer.get(&format!("/billing/invoices/{id}.pdf")).await;
+    assert_eq!(pdf.body, again.body, "byte-identical every time");
+    // Another district's officer: not found.
+    let other = app.signed_in(Role::Procurement, Some(d2)).await;
+    assert_eq!(other.get(&format!("/billing/invoices/{id}.pdf")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(other.get(&format!("/billing/invoices?tenant={d1}")).await.status, StatusCode::NOT_FOUND);
+    // Paid, seen by the tenant.
+    let r = admin.post(&format!("{path}/paid"), &[("method", "ach"), ("reference", "TRACE 0412")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(buyer.get("/billing/invoices").await.body.contains(">Paid<"));
+    let r = admin.post(&format!("{path}/unpaid"), &[("reason", "")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(buyer.get("/billing/invoices").await.body.contains(">Paid<"), "no reason, no change");
+});

@@ -335,6 +335,58 @@ const ROUTES: &[RouteCase] = &[
         Internal,
         T::None,
     ),
+    r("get", "/admin/invoices", "/admin/invoices", A::ViewTenants, Internal, T::None),
+    r("post", "/admin/invoices", "/admin/invoices", A::ManageInvoices, Internal, T::None),
+    r("get", "/admin/invoices/{id}", "/admin/invoices/{invoice}", A::ViewTenants, Internal, T::None),
+    r(
+        "post",
+        "/admin/invoices/{id}/lines",
+        "/admin/invoices/{invoice}/lines",
+        A::ManageInvoices,
+        Internal,
+        T::None,
+    ),
+    r(
+        "post",
+        "/admin/invoices/{id}/lines/{line}/delete",
+        "/admin/invoices/1/lines/1/delete",
+        A::ManageInvoices,
+        Elsewhere("billing::invoice_pages_*"),
+        T::None,
+    ),
+    r(
+        "post",
+        "/admin/invoices/{id}/issue",
+        "/admin/invoices/{invoice}/issue",
+        A::ManageInvoices,
+        Internal,
+        T::None,
+    ),
+    r(
+        "post",
+        "/admin/invoices/{id}/paid",
+        "/admin/invoices/{invoice}/paid",
+        A::ManageInvoices,
+        Internal,
+        T::None,
+    ),
+    r(
+        "post",
+        "/admin/invoices/{id}/unpaid",
+        "/admin/invoices/{invoice}/unpaid",
+        A::ManageInvoices,
+        Internal,
+        T::None,
+    ),
+    r("get", "/billing/invoices", "/billing/invoices", A::ViewBilling, SignedIn, T::None),
+    r(
+        "get",
+        "/billing/invoices/{id}.pdf",
+        "/billing/invoices/1.pdf",
+        A::ViewBilling,
+        Elsewhere("billing::invoice_pages_*"),
+        T::None,
+    ),
     r("get", "/district/schools", "/district/schools", A::ViewSchools, SignedIn, T::None),
     r("get", "/district/members", "/district/members", A::ViewMembers, SignedIn, T::None),
     r("get", "/district/members", "/district/members?tenant={t}", A::ViewMembers, SignedIn, T::Tenant),
@@ -438,6 +490,7 @@ struct Fixture {
     comp_public: String,
     inc: i64,
     code: String,
+    invoice: i64,
 }
 
 /// Fills a route's placeholders.
@@ -451,6 +504,7 @@ fn fill(path: &str, f: &Fixture, tenant: i64, membership: i64) -> String {
         .replace("{component}", &f.comp_public)
         .replace("{inc}", &f.inc.to_string())
         .replace("{code}", &f.code)
+        .replace("{invoice}", &f.invoice.to_string())
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -529,7 +583,14 @@ async fn fixture(app: &TestApp) -> Fixture {
         .unwrap()
     };
     keel::status::refresh(&app.state).await.unwrap();
-    Fixture { d1, s1, s2, d2, s3, job, email, user, comp, comp_public, inc, code }
+    let invoice = {
+        let p = keel::billing::model::BillingProfile::empty(d1, "USD", 30, now);
+        keel::db::write_tx(&mut app.conn(), |c| {
+            keel::billing::invoice::create_draft(c, &keel::audit::Actor::system("test"), d1, &p, now)
+        })
+        .unwrap()
+    };
+    Fixture { d1, s1, s2, d2, s3, job, email, user, comp, comp_public, inc, code, invoice }
 }
 
 /// A fresh staff membership in `tenant` (so removing it cannot disturb other cases).
