@@ -162,14 +162,14 @@ status_pass() {
     log "$backend: keel GET $path"
     measure "http://127.0.0.1:$kport$path" "$kpid" "$raw"
     k_rps=$RPS k_p50=$P50 k_p99=$P99
-    RAW_ROWS+=("| $(human_backend "$backend") | GET $path | keel | $RPS | $P50 | $P99 | $NON2XX | $SOCKERR | ${kbytes[$path]} | ${khdr[$path]} | $IDLE | $CPU_SPLIT |")
+    RAW_ROWS+=("| $(human_backend "$backend") | GET $path | keel | $RPS | $P50 | $P99 | $NON2XX | $SOCKERR | ${kbytes[$path]} | ${khdr[$path]} | $IDLE | $CPU_SPLIT | $DISCARDED |")
     log "$backend keel GET $path: $RPS req/s, p50 $P50 ms, p99 $P99 ms, non-2xx $NON2XX; CPU server/wrk/other: $CPU_SPLIT %"
 
     raw="$OUT/wrk-$backend-nginx$name.txt"
     log "$backend: nginx GET $path"
     measure "http://127.0.0.1:$NGINX_PORT$path" "$NGINX_PID" "$raw"
     n_rps=$RPS n_p50=$P50 n_p99=$P99
-    RAW_ROWS+=("| $(human_backend "$backend") | GET $path | nginx | $RPS | $P50 | $P99 | $NON2XX | $SOCKERR | ${kbytes[$path]} | ${nhdr[$path]} | $IDLE | $CPU_SPLIT |")
+    RAW_ROWS+=("| $(human_backend "$backend") | GET $path | nginx | $RPS | $P50 | $P99 | $NON2XX | $SOCKERR | ${kbytes[$path]} | ${nhdr[$path]} | $IDLE | $CPU_SPLIT | $DISCARDED |")
     log "$backend nginx GET $path: $RPS req/s, p50 $P50 ms, p99 $P99 ms, non-2xx $NON2XX; CPU server/wrk/other: $CPU_SPLIT %"
 
     r="$(ratio "$k_rps" "$n_rps")"
@@ -244,7 +244,7 @@ db_down_pass() {
     measure "http://127.0.0.1:$kport$path" "$kpid" "$raw"
     fetch "$kport" "$path" "$OUT/body.tmp"
     after="$CODE"
-    DOWN_ROWS+=("| GET $path | $RPS | $P50 | $P99 | $NON2XX | $SOCKERR | $(ratio "$RPS" "${KEEL_RPS[postgres$path]:-0}") | $(ratio "$RPS" "${NGINX_RPS[postgres$path]:-0}") | $before / $after | $IDLE | $CPU_SPLIT |")
+    DOWN_ROWS+=("| GET $path | $RPS | $P50 | $P99 | $NON2XX | $SOCKERR | $(ratio "$RPS" "${KEEL_RPS[postgres$path]:-0}") | $(ratio "$RPS" "${NGINX_RPS[postgres$path]:-0}") | $before / $after | $IDLE | $CPU_SPLIT | $DISCARDED |")
     log "postgres (database down) GET $path: $RPS req/s, p50 $P50 ms, p99 $P99 ms, non-2xx $NON2XX, socket errors $SOCKERR"
   done
   rm -f "$OUT/body.tmp"
@@ -273,8 +273,8 @@ fi
   echo
   echo "## Every run"
   echo
-  echo '| Backend | URL | Server | Requests/s | p50 (ms) | p99 (ms) | Non-2xx/3xx | Socket errors | Body bytes | Header bytes | Host idle before (%) | CPU during run: server / wrk / other (% of host) |'
-  echo '|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|'
+  echo "| Backend | URL | Server | Requests/s | p50 (ms) | p99 (ms) | Non-2xx/3xx | Socket errors | Body bytes | Header bytes | Host idle before (%) | CPU during run: server / wrk / other (% of host) | Runs discarded (other > $MAX_OTHER %) |"
+  echo '|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|'
   printf '%s\n' "${RAW_ROWS[@]}"
   echo
   echo "## Database down"
@@ -282,8 +282,8 @@ fi
   if [[ ${KEEL_BENCH_PG:-0} == 1 ]]; then
     echo "PostgreSQL through a TCP proxy that was killed after the warm-up. $DOWN_NOTE."
     echo
-    echo '| URL | keel req/s | p50 (ms) | p99 (ms) | Non-2xx/3xx | Socket errors | vs keel, database up | vs nginx | Status before / after the run | Host idle before (%) | CPU during run: keel / wrk / other (% of host) |'
-    echo '|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|'
+    echo "| URL | keel req/s | p50 (ms) | p99 (ms) | Non-2xx/3xx | Socket errors | vs keel, database up | vs nginx | Status before / after the run | Host idle before (%) | CPU during run: keel / wrk / other (% of host) | Runs discarded (other > $MAX_OTHER %) |"
+    echo '|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|'
     printf '%s\n' "${DOWN_ROWS[@]}"
   else
     echo "Not measured: needs KEEL_BENCH_PG=1."

@@ -328,3 +328,104 @@ fn seed_billing(c: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<()> {
     p.tax_exempt_note = "Tax-exempt political subdivision, certificate NE-13-0412".into();
     crate::billing::store::save_profile(c, &p)
 }
+
+/// Lincoln's invoices: paid, overdue, issued and a draft renewal (PDFs rendered for real).
+pub async fn seed_invoices(state: &AppState) -> anyhow::Result<()> {
+    use crate::billing::invoice::{self, NewLine};
+    use rust_decimal::Decimal;
+    let actor = crate::audit::Actor::system("keel demo seed");
+    let today = state.now().date_naive();
+    let usd = crate::billing::money::currency("USD").ok_or_else(|| anyhow::anyhow!("USD missing"))?;
+    let lincoln = {
+        let mut c = state.pool().get()?;
+        tenants::by_slug(&mut c, "LINCOLN")?.ok_or_else(|| anyhow::anyhow!("demo district missing"))?
+    };
+    let specs: [(i64, &str, Vec<(&str, &str, Decimal, Decimal)>); 4] = [
+        (
+            145,
+            "paid",
+            vec![
+                (
+                    "Assessment platform licences, 2026-27 school year",
+                    "license",
+                    Decimal::from(1250),
+                    Decimal::new(3880, 2),
+                ),
+                ("Onboarding and training workshops", "service", Decimal::from(2), Decimal::new(75000, 2)),
+            ],
+        ),
+        (
+            69,
+            "overdue",
+            vec![(
+                "Audio minutes add-on (50,000 minutes)",
+                "add_on",
+                Decimal::from(50_000),
+                Decimal::new(12, 3),
+            )],
+        ),
+        (
+            13,
+            "issued",
+            vec![(
+                "Additional licences, Saltillo Elementary",
+                "license",
+                Decimal::from(85),
+                Decimal::new(3880, 2),
+            )],
+        ),
+        (
+            0,
+            "draft",
+            vec![(
+                "Assessment platform licences, 2027-28 school year (renewal)",
+                "license",
+                Decimal::from(1300),
+                Decimal::new(3995, 2),
+            )],
+        ),
+    ];
+    for (days_ago, state_name, lines) in specs {
+        let now = now_micros(state.now());
+        let tid = lincoln.id;
+        let a = actor.clone();
+        let id = state
+            .db(move |c| {
+                let profile =
+                    crate::billing::store::profile(c, tid)?.ok_or(crate::error::AppError::NotFound)?;
+                Ok(write_tx(c, |c| {
+                    let id = invoice::create_draft(c, &a, tid, &profile, now)?;
+                    for (d, k, q, p) in &lines {
+                        let i = invoice::find(c, id)?;
+                        let l = NewLine {
+                            description: d.to_string(),
+                            kind: k.to_string(),
+                            quantity: *q,
+                            unit_price: *p,
+                        };
+                        invoice::add_line(c, &i, &l, usd, now)?;
+                    }
+                    Ok::<_, diesel::result::Error>(id)
+                })?)
+            })
+            .await?;
+        if state_name == "draft" {
+            continue;
+        }
+        let issued = invoice::issue_now(state, actor.clone(), id, today - Duration::days(days_ago))
+            .await?
+            .map_err(|e| anyhow::anyhow!("demo invoice: {e}"))?;
+        if state_name == "paid" {
+            let a = actor.clone();
+            let now = now_micros(state.now());
+            state
+                .db(move |c| {
+                    Ok(write_tx(c, |c| {
+                        invoice::mark_paid(c, &a, &issued, "ach", "ACH TRACE 091000019", now)
+                    })?)
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -203,9 +203,11 @@ fn open(settings: &Settings, bind: Option<String>, workers: Option<String>) -> a
 fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     let state = open(settings, args.bind.clone(), args.workers.clone())?;
     let cfg = state.config().clone();
+    let mut fresh_demo = false;
     if args.demo {
         match demo::seed(&state)? {
             demo::Seeded::Created(logins) => {
+                fresh_demo = true;
                 let saved = demo::save_logins(&logins, &cfg.data_dir)
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|e| format!("(not saved: {e})"));
@@ -229,6 +231,9 @@ fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     let bind = cfg.bind.clone();
     tracing::info!(bind = %bind, database = cfg.backend.name(), workers = worker_count, version = keel::VERSION, "keel starting");
     actix_web::rt::System::new().block_on(async move {
+        if fresh_demo {
+            demo::seed_invoices(&state).await?;
+        }
         let app_state = state.clone();
         let mut server = HttpServer::new(move || build_app(app_state.clone())).shutdown_timeout(10);
         if let Some(n) = args.http_threads.filter(|n| *n > 0) {
@@ -387,6 +392,8 @@ fn seed_demo(settings: &Settings) -> anyhow::Result<()> {
     let state = open(settings, None, None)?;
     match demo::seed(&state)? {
         demo::Seeded::Created(logins) => {
+            let st = state.clone();
+            actix_web::rt::System::new().block_on(async move { demo::seed_invoices(&st).await })?;
             let saved = demo::save_logins(&logins, &state.config().data_dir)?;
             demo::print_logins(&logins, &state.config().base_url, &saved.display().to_string());
         }
