@@ -340,7 +340,8 @@ pub async fn seed_invoices(state: &AppState) -> anyhow::Result<()> {
         let mut c = state.pool().get()?;
         tenants::by_slug(&mut c, "LINCOLN")?.ok_or_else(|| anyhow::anyhow!("demo district missing"))?
     };
-    let specs: [(i64, &str, Vec<(&str, &str, Decimal, Decimal)>); 4] = [
+    type DemoLine = (&'static str, &'static str, Decimal, Decimal);
+    let specs: [(i64, &str, Vec<DemoLine>); 4] = [
         (
             145,
             "paid",
