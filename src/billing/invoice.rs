@@ -251,6 +251,26 @@ pub fn issue(
             inv::updated_at.eq(now),
         ))
         .execute(c)?;
+    // The PDF goes to every verified billing contact, through the outbox, once.
+    let cur = money::currency(&i.currency);
+    for contact in super::contacts::verified(c, i.tenant_id)? {
+        let total = cur.map(|cu| money::format_with_code(i.total_minor, cu)).unwrap_or_default();
+        let email = crate::notify::Email {
+            to: contact.email.clone(),
+            subject: format!("Invoice {number} from {}", doc.vendor.legal_name),
+            text: format!(
+                "Hello {},\n\nInvoice {number} for {} is attached.\n\nTotal: {total}\nDue: {due}\nPO: {}\n\nPayment instructions are on the invoice. Questions: reply to this email.\n\n— {}",
+                contact.name,
+                doc.tenant_name,
+                frozen.po_number.clone().unwrap_or_else(|| "none".into()),
+                doc.vendor.legal_name
+            ),
+            html: None,
+            headers: vec![],
+            dedupe_key: Some(format!("invoice-issued:{id}:{}", contact.id)),
+        };
+        crate::notify::queue_with(c, &email, Some(&(hash.clone(), format!("{number}.pdf"))), now)?;
+    }
     audit::record(
         c,
         actor,

@@ -4,6 +4,7 @@
 //! once and stored by hash, paid/unpaid). The invoice pages, downloads, PO uploads and
 //! reminders land next.
 
+pub mod contacts;
 pub mod invoice;
 pub mod model;
 pub mod money;
@@ -16,5 +17,6 @@ pub mod store;
 /// Mounts the routes.
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     profile::routes(cfg);
+    contacts::routes(cfg);
     pages::routes(cfg);
 }

@@ -214,6 +214,9 @@ struct ProfilePage {
     missing: Vec<&'static str>,
     currencies: Vec<(String, String)>,
     saved: bool,
+    contacts: Vec<super::contacts::Contact>,
+    cf: super::contacts::ContactForm,
+    cerrors: FormErrors,
 }
 
 #[derive(Debug, Deserialize)]
@@ -235,7 +238,9 @@ async fn load_page(
     };
     p.scope.require(Action::ViewBilling, tid)?;
     let now = now_micros(state.now());
-    let (profile, vendor) = state.db(move |c| Ok((store::profile(c, tid)?, store::vendor(c)?))).await?;
+    let (profile, vendor, contacts) = state
+        .db(move |c| Ok((store::profile(c, tid)?, store::vendor(c)?, super::contacts::of_tenant(c, tid)?)))
+        .await?;
     let saved = profile.is_some();
     let profile = profile.unwrap_or_else(|| {
         BillingProfile::empty(tid, &vendor.default_currency, vendor.default_terms_days, now)
@@ -256,7 +261,25 @@ async fn load_page(
             .map(|c| (c.code.to_string(), format!("{} ({})", c.code, c.symbol.trim())))
             .collect(),
         saved,
+        contacts,
+        cf: super::contacts::ContactForm::default(),
+        cerrors: FormErrors::new(),
     })
+}
+
+/// The billing page re-rendered with the contact form's errors.
+pub async fn page_with_contact_errors(
+    req: &HttpRequest,
+    p: &Principal,
+    state: &AppState,
+    tenant: i64,
+    cf: super::contacts::ContactForm,
+    cerrors: FormErrors,
+) -> AppResult<impl Template + use<>> {
+    let mut page = load_page(req, p, state, Some(tenant), None).await?;
+    page.cf = cf;
+    page.cerrors = cerrors;
+    Ok(page)
 }
 
 async fn profile_page(

@@ -36,6 +36,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        attachment_sha256 -> Nullable<Text>,
+        attachment_name -> Nullable<Text>,
     }
 }
 
@@ -374,6 +376,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    billing_contacts (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        name -> Text,
+        email -> Text,
+        phone -> Text,
+        role -> Text,
+        verified_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(invoice_lines -> invoices (invoice_id));
 diesel::joinable!(incident_updates -> incidents (incident_id));
 diesel::joinable!(incident_components -> incidents (incident_id));
@@ -394,6 +409,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoice_lines,
     vendor_settings,
     billing_profiles,
+    billing_contacts,
     jobs,
     outbound_emails,
     tenants,

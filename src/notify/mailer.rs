@@ -21,6 +21,8 @@ pub struct SentMail {
     pub text: String,
     /// Message-ID.
     pub message_id: String,
+    /// Size of the attachment, if any.
+    pub attachment_bytes: Option<usize>,
 }
 
 /// Where mail goes.
@@ -90,30 +92,37 @@ impl Mailer {
     }
 
     /// Delivers one outbox row.
-    pub async fn deliver(&self, from: &str, email: &OutboundEmail) -> Result<Delivery, String> {
+    pub async fn deliver(
+        &self,
+        from: &str,
+        email: &OutboundEmail,
+        attachment: Option<bytes::Bytes>,
+    ) -> Result<Delivery, String> {
         match self {
             Mailer::LogOnly => {
                 tracing::info!(email_id = email.id, to = %email.to_addr, subject = %email.subject, "email stored (no KEEL_SMTP_URL set, not delivered)");
                 Ok(Delivery::Logged)
             }
             Mailer::Memory(m) => {
-                build_message(from, email)?;
+                let attachment_bytes = attachment.as_ref().map(|b| b.len());
+                build_message(from, email, attachment)?;
                 if let Ok(mut v) = m.lock() {
                     v.push(SentMail {
                         to: email.to_addr.clone(),
                         subject: email.subject.clone(),
                         text: email.text_body.clone(),
                         message_id: email.message_id.clone(),
+                        attachment_bytes,
                     });
                 }
                 Ok(Delivery::Sent)
             }
             Mailer::Smtp(t) => {
-                let msg = build_message(from, email)?;
+                let msg = build_message(from, email, attachment)?;
                 t.send(msg).await.map(|_| Delivery::Sent).map_err(|e| format!("SMTP: {e}"))
             }
             Mailer::File(t) => {
-                let msg = build_message(from, email)?;
+                let msg = build_message(from, email, attachment)?;
                 t.send(msg).await.map(|_| Delivery::Sent).map_err(|e| format!("file transport: {e}"))
             }
         }
@@ -121,7 +130,11 @@ impl Mailer {
 }
 
 /// Builds the MIME message: a text part, and an HTML alternative when present.
-pub fn build_message(from: &str, email: &OutboundEmail) -> Result<Message, String> {
+pub fn build_message(
+    from: &str,
+    email: &OutboundEmail,
+    attachment: Option<bytes::Bytes>,
+) -> Result<Message, String> {
     let from: Mailbox = from.parse().map_err(|e| format!("sender address: {e}"))?;
     let to: Mailbox = email.to_addr.parse().map_err(|e| format!("recipient address: {e}"))?;
     let mut b = Message::builder()
@@ -137,11 +150,22 @@ pub fn build_message(from: &str, email: &OutboundEmail) -> Result<Message, Strin
         }
     }
     let text = SinglePart::plain(email.text_body.clone());
-    match &email.html_body {
-        Some(html) => {
-            b.multipart(MultiPart::alternative().singlepart(text).singlepart(SinglePart::html(html.clone())))
+    let Some(bytes) = attachment else {
+        return match &email.html_body {
+            Some(html) => b.multipart(
+                MultiPart::alternative().singlepart(text).singlepart(SinglePart::html(html.clone())),
+            ),
+            None => b.singlepart(text),
         }
-        None => b.singlepart(text),
-    }
-    .map_err(|e| format!("building message: {e}"))
+        .map_err(|e| format!("building message: {e}"));
+    };
+    let body = match &email.html_body {
+        Some(html) => MultiPart::alternative().singlepart(text).singlepart(SinglePart::html(html.clone())),
+        None => MultiPart::mixed().singlepart(text),
+    };
+    let name = email.attachment_name.clone().unwrap_or_else(|| "attachment.pdf".into());
+    let ct = header::ContentType::parse("application/pdf").map_err(|e| e.to_string())?;
+    let part = lettre::message::Attachment::new(name).body(bytes.to_vec(), ct);
+    b.multipart(MultiPart::mixed().multipart(body).singlepart(part))
+        .map_err(|e| format!("building message: {e}"))
 }

@@ -37,6 +37,9 @@ pub struct Email {
     pub dedupe_key: Option<String>,
 }
 
+/// A stored file to attach: (SHA-256, file name).
+pub type Attachment = (String, String);
+
 impl Email {
     /// An email from a text template and an HTML template.
     pub fn from_templates(
@@ -65,6 +68,16 @@ impl Email {
 /// Writes `email` to the outbox and enqueues its send job, in the caller's transaction.
 /// Returns the email id, or None when its dedupe key was already used.
 pub fn queue(conn: &mut DbConn, email: &Email, now: NaiveDateTime) -> QueryResult<Option<i64>> {
+    queue_with(conn, email, None, now)
+}
+
+/// [`queue`] with a stored file attached (PDF), fetched from file storage when sent.
+pub fn queue_with(
+    conn: &mut DbConn,
+    email: &Email,
+    attachment: Option<&Attachment>,
+    now: NaiveDateTime,
+) -> QueryResult<Option<i64>> {
     let headers: serde_json::Map<String, serde_json::Value> =
         email.headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
     let row = NewEmailRow {
@@ -79,6 +92,8 @@ pub fn queue(conn: &mut DbConn, email: &Email, now: NaiveDateTime) -> QueryResul
         attempts: 0,
         created_at: now,
         updated_at: now,
+        attachment_sha256: attachment.map(|a| a.0.clone()),
+        attachment_name: attachment.map(|a| a.1.clone()),
     };
     let Some(id) = store::insert(conn, &row)? else { return Ok(None) };
     jobs::store::enqueue(conn, &send_job(id), now)?;
@@ -112,7 +127,13 @@ async fn send_job_handler(state: AppState, job: jobs::Job) -> Result<(), JobErro
         return Ok(()); // already delivered: never send twice
     }
     let from = state.config().mail_from.clone();
-    let result = state.mailer().deliver(&from, &email).await;
+    let attachment = match &email.attachment_sha256 {
+        Some(hash) => {
+            Some(state.files().get(hash).await.map_err(|e| JobError::retry(format!("attachment: {e}")))?)
+        }
+        None => None,
+    };
+    let result = state.mailer().deliver(&from, &email, attachment).await;
     let now = now_micros(state.now());
     match result {
         Ok(d) => {

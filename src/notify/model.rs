@@ -25,6 +25,10 @@ pub struct OutboundEmail {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    /// SHA-256 of a stored file to attach (an invoice PDF).
+    pub attachment_sha256: Option<String>,
+    /// The attachment's file name.
+    pub attachment_name: Option<String>,
 }
 
 /// Insert form.
@@ -42,4 +46,6 @@ pub struct NewEmailRow {
     pub attempts: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub attachment_sha256: Option<String>,
+    pub attachment_name: Option<String>,
 }

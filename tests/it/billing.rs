@@ -325,3 +325,96 @@ both_backends!(invoice_pages_issue_pay_and_scope_downloads, |app| {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(buyer.get("/billing/invoices").await.body.contains(">Paid<"), "no reason, no change");
 });
+
+both_backends!(contacts_verify_before_invoices_are_emailed_with_the_pdf, |app| {
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    let d2 = app.tenant("district", None, "Riverside Unified");
+    profile_for(&app, d1);
+    let buyer = app.signed_in(Role::Procurement, Some(d1)).await;
+    let t1 = d1.to_string();
+    let r = buyer
+        .post(
+            "/billing/contacts",
+            &[
+                ("tenant_id", &t1),
+                ("contact_name", ""),
+                ("contact_email", "nope"),
+                ("role", "accounts_payable"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Enter the contact&#39;s name.") || r.body.contains("Enter the contact's name."));
+    let r = buyer
+        .post(
+            "/billing/contacts",
+            &[
+                ("tenant_id", &t1),
+                ("contact_name", "Accounts Payable"),
+                ("contact_email", "ap@lincoln.k12.example"),
+                ("role", "accounts_payable"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        buyer
+            .post(
+                "/billing/contacts",
+                &[
+                    ("tenant_id", &d2.to_string()),
+                    ("contact_name", "X"),
+                    ("contact_email", "x@y.example"),
+                    ("role", "other")
+                ]
+            )
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Issue an invoice while the contact is unverified: nothing is sent to it.
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let issue_one = || async {
+        let r = admin.post("/admin/invoices", &[("tenant_id", &t1)]).await;
+        let path = r.location();
+        admin
+            .post(
+                &format!("{path}/lines"),
+                &[
+                    ("description", "Licences"),
+                    ("kind", "license"),
+                    ("quantity", "10"),
+                    ("unit_price", "38.80"),
+                ],
+            )
+            .await;
+        let r = admin.post(&format!("{path}/issue"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+    };
+    issue_one().await;
+    app.run_jobs().await;
+    assert!(
+        app.sent_mail().iter().all(|m| !m.subject.starts_with("Invoice ")),
+        "unverified contacts get no invoice"
+    );
+    // The contact confirms from the link in the email.
+    let (rows, _) = keel::notify::store::list(&mut app.conn(), None, 0, 100).unwrap();
+    let e = rows.iter().find(|e| e.subject.starts_with("Confirm your address")).unwrap();
+    let i = e.text_body.find("/billing/contacts/verify/").unwrap();
+    let link: String = e.text_body[i..].split_whitespace().next().unwrap().to_string();
+    let v = app.client().await;
+    let page = v.get(&link).await;
+    assert!(page.body.contains("ap@lincoln.k12.example"));
+    let token = crate::harness::csrf_from(&page.body);
+    let r = v
+        .send(actix_web::test::TestRequest::post().uri(&link).set_form([("csrf_token", token.as_str())]))
+        .await;
+    assert!(r.body.contains("Address confirmed"));
+    assert_eq!(v.get("/billing/contacts/verify/1-deadbeef").await.status, StatusCode::NOT_FOUND);
+    issue_one().await;
+    app.run_jobs().await;
+    let mails: Vec<_> = app.sent_mail().into_iter().filter(|m| m.subject.starts_with("Invoice ")).collect();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, "ap@lincoln.k12.example");
+    assert!(mails[0].attachment_bytes.unwrap_or(0) > 1000, "the PDF is attached");
+});
