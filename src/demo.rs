@@ -303,6 +303,7 @@ pub fn save_logins(logins: &[DemoLogin], dir: &std::path::Path) -> std::io::Resu
 
 /// The vendor's invoicing details and Lincoln's purchase-order profile.
 fn seed_billing(c: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<()> {
+    use diesel::prelude::*;
     crate::billing::store::save_vendor(
         c,
         "Brightwave Learning, Inc.",
@@ -326,7 +327,20 @@ fn seed_billing(c: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<()> {
     p.renewal_date = chrono::NaiveDate::from_ymd_opt(2027, 7, 1);
     p.cost_centre = "Instructional Technology 10-2210".into();
     p.tax_exempt_note = "Tax-exempt political subdivision, certificate NE-13-0412".into();
-    crate::billing::store::save_profile(c, &p)
+    crate::billing::store::save_profile(c, &p)?;
+    use crate::db::schema::billing_contacts as bc;
+    diesel::insert_into(bc::table)
+        .values((
+            bc::tenant_id.eq(lincoln.id),
+            bc::name.eq("Lincoln Accounts Payable"),
+            bc::email.eq("accounts.payable@lincoln.k12.example"),
+            bc::phone.eq("(402) 555-0142"),
+            bc::role.eq("accounts_payable"),
+            bc::verified_at.eq(Some(now)),
+            bc::created_at.eq(now),
+        ))
+        .execute(c)?;
+    Ok(())
 }
 
 /// Lincoln's invoices: paid, overdue, issued and a draft renewal (PDFs rendered for real).

@@ -68,6 +68,7 @@ pub fn job_registry() -> jobs::Registry {
     notify::register_jobs(&mut reg);
     auth::register_jobs(&mut reg);
     status::register_jobs(&mut reg);
+    billing::register_jobs(&mut reg);
     reg
 }
 

@@ -12,6 +12,7 @@ pub mod numbering;
 pub mod pages;
 pub mod pdf;
 pub mod profile;
+pub mod reminders;
 pub mod store;
 
 /// Mounts the routes.
@@ -19,4 +20,9 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     profile::routes(cfg);
     contacts::routes(cfg);
     pages::routes(cfg);
+}
+
+/// Registers the billing jobs.
+pub fn register_jobs(reg: &mut crate::jobs::Registry) {
+    reminders::register_jobs(reg);
 }

@@ -418,3 +418,59 @@ both_backends!(contacts_verify_before_invoices_are_emailed_with_the_pdf, |app| {
     assert_eq!(mails[0].to, "ap@lincoln.k12.example");
     assert!(mails[0].attachment_bytes.unwrap_or(0) > 1000, "the PDF is attached");
 });
+
+both_backends!(reminders_go_once_per_stage_and_stop_when_paid, |app| {
+    use chrono::Duration;
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    profile_for(&app, d1);
+    let now = keel::db::now_micros(app.state.now());
+    {
+        use diesel::prelude::*;
+        use keel::db::schema::billing_contacts as bc;
+        diesel::insert_into(bc::table)
+            .values((
+                bc::tenant_id.eq(d1),
+                bc::name.eq("AP"),
+                bc::email.eq("ap@lincoln.example"),
+                bc::role.eq("accounts_payable"),
+                bc::verified_at.eq(Some(now)),
+                bc::created_at.eq(now),
+            ))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let r = admin.post("/admin/invoices", &[("tenant_id", &d1.to_string())]).await;
+    let path = r.location();
+    admin
+        .post(
+            &format!("{path}/lines"),
+            &[("description", "Licences"), ("kind", "license"), ("quantity", "10"), ("unit_price", "38.80")],
+        )
+        .await;
+    admin.post(&format!("{path}/issue"), &[]).await;
+    let run = || async {
+        keel::jobs::store::enqueue(
+            &mut app.conn(),
+            &keel::jobs::NewJob::new("billing.reminders", serde_json::json!({})),
+            keel::db::now_micros(app.state.now()),
+        )
+        .unwrap();
+        app.run_jobs().await;
+        app.sent_mail()
+            .iter()
+            .filter(|m| m.subject.contains("is due on") || m.subject.contains("overdue"))
+            .count()
+    };
+    assert_eq!(run().await, 0, "nothing yet: due in 30 days");
+    app.clock.advance(Duration::days(23));
+    assert_eq!(run().await, 1, "7 days before");
+    assert_eq!(run().await, 1, "once per stage");
+    app.clock.advance(Duration::days(8));
+    assert_eq!(run().await, 2, "+1 day overdue");
+    // Paid: no more reminders.
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    admin.post(&format!("{path}/paid"), &[("method", "check"), ("reference", "1042")]).await;
+    app.clock.advance(Duration::days(10));
+    assert_eq!(run().await, 2, "none after payment");
+});
