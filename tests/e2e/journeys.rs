@@ -159,3 +159,58 @@ async fn a_visitor_sees_an_incident_appear_and_subscribes() {
     assert_eq!(b.text("main h1").await, "Check your email");
     b.close().await;
 }
+
+#[tokio::test]
+async fn procurement_downloads_an_invoice_and_sees_it_paid() {
+    let Some(b) = Browser::start().await else { return };
+    b.sign_in("Procurement officer").await;
+    b.wait_path("/billing").await;
+    // Complete the PO profile (the demo's is filled in; change the PO number).
+    let po = b.client.find(Locator::Id("field-po_number")).await.unwrap();
+    po.clear().await.unwrap();
+    po.send_keys("PO-2026-0999").await.unwrap();
+    b.client
+        .find(Locator::Css("form[action='/billing'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(b.text(".flash").await.contains("saved"));
+    b.client.find(Locator::LinkText("Invoices")).await.unwrap().click().await.unwrap();
+    let table = b.text("main table").await;
+    assert!(table.contains("LINCOLN-2026-0003") && table.contains("Overdue"), "{table}");
+    // The PDF link answers with the stored PDF.
+    let href =
+        b.client.find(Locator::LinkText("Download")).await.unwrap().attr("href").await.unwrap().unwrap();
+    let kind = b
+        .client
+        .execute_async(
+            "const cb = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => cb(r.headers.get('content-type') + ' ' + r.status));",
+            vec![serde_json::Value::String(href)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kind.as_str(), Some("application/pdf 200"));
+    b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    b.wait_path("/login").await;
+    // Staff record the payment of LINCOLN-2026-0003.
+    b.sign_in_staff("Platform admin").await;
+    b.wait_path("/admin").await;
+    b.goto("/admin/invoices").await;
+    b.client.find(Locator::LinkText("LINCOLN-2026-0003")).await.unwrap().click().await.unwrap();
+    b.client.find(Locator::Id("field-reference")).await.unwrap().send_keys("CHECK 2291").await.unwrap();
+    b.client.find(Locator::Css("form[action$='/paid'] button")).await.unwrap().click().await.unwrap();
+    b.client.accept_alert().await.unwrap();
+    assert!(b.text(".flash").await.contains("is marked paid"));
+    b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    b.wait_path("/login").await;
+    b.sign_in("Procurement officer").await;
+    b.wait_path("/billing").await;
+    b.goto("/billing/invoices").await;
+    let table = b.text("main table").await;
+    let start = table.find("LINCOLN-2026-0003").unwrap_or(0);
+    let end = table.find("LINCOLN-2026-0002").unwrap_or(table.len());
+    assert!(table[start..end].contains("Paid"), "{table}");
+    b.close().await;
+}
