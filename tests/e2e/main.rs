@@ -54,6 +54,14 @@ pub struct Browser {
     _keel: Guard,
     _driver: Guard,
     _dir: tempfile::TempDir,
+    _serial: tokio::sync::OwnedMutexGuard<()>,
+}
+
+/// Browser journeys run one at a time: on a 2-core machine several Chromiums and debug servers
+/// at once make page loads slow enough to turn waits flaky.
+fn serial_lock() -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static LOCK: std::sync::OnceLock<std::sync::Arc<tokio::sync::Mutex<()>>> = std::sync::OnceLock::new();
+    LOCK.get_or_init(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))).clone()
 }
 
 fn wait_for_port(port: u16, what: &str) {
@@ -67,6 +75,7 @@ fn wait_for_port(port: u16, what: &str) {
 impl Browser {
     /// Starts everything, or returns None (outside CI) when no browser is installed.
     pub async fn start() -> Option<Browser> {
+        let serial = serial_lock().lock_owned().await;
         let chromium = find_exe(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
         let driver = find_exe(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
         let (Some(chromium), Some(driver)) = (chromium, driver) else {
@@ -134,6 +143,7 @@ impl Browser {
             _keel: keel,
             _driver: drv,
             _dir: dir,
+            _serial: serial,
         })
     }
 
