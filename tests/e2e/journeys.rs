@@ -10,7 +10,7 @@ async fn layout_navigation_and_error_page() {
     // The sign-in page renders in the shared layout with the stylesheet applied.
     b.goto("/").await;
     assert_eq!(b.path().await, "/login");
-    assert_eq!(b.text("h1").await, "Sign in to Keel");
+    b.wait_text("h1", "Sign in to Keel").await;
     assert_eq!(b.client.title().await.unwrap(), "Sign in · Keel");
     let font = b.client.execute("return getComputedStyle(document.body).fontFamily", vec![]).await.unwrap();
     assert!(font.as_str().unwrap_or("").contains("system-ui"), "stylesheet applied: {font}");
@@ -31,7 +31,7 @@ async fn layout_navigation_and_error_page() {
         .await
         .unwrap();
     b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
-    assert!(b.text("#field-password-error").await.contains("don't match an account"));
+    b.wait_text("#field-password-error", "don't match an account").await;
     let kept = b.client.find(Locator::Id("field-email")).await.unwrap().prop("value").await.unwrap();
     assert_eq!(kept.as_deref(), Some("avery.chen@keel-vendor.example"));
 
@@ -44,14 +44,14 @@ async fn layout_navigation_and_error_page() {
     let code = keel::auth::totp::code_at(&secret, chrono::Utc::now().timestamp());
     b.client.find(Locator::Id("field-code")).await.unwrap().send_keys(&code).await.unwrap();
     b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
-    assert_eq!(b.text("main h1").await, "Your recovery codes");
+    b.wait_text("main h1", "Your recovery codes").await;
     assert_eq!(b.text("pre.code").await.lines().count(), 10);
     b.client.find(Locator::LinkText("I've saved them, continue")).await.unwrap().click().await.unwrap();
     b.wait_path("/admin").await;
-    assert_eq!(b.text("main h1").await, "Overview");
+    b.wait_text("main h1", "Overview").await;
     b.client.find(Locator::LinkText("Jobs")).await.unwrap().click().await.unwrap();
-    assert_eq!(b.text("main h1").await, "Background jobs");
-    assert_eq!(b.text("nav.sectionnav a[aria-current=page]").await, "Jobs");
+    b.wait_text("main h1", "Background jobs").await;
+    b.wait_text("nav.sectionnav a[aria-current=page]", "Jobs").await;
     b.client
         .find(Locator::Css("ul.tabs a[href='/admin/jobs?status=dead']"))
         .await
@@ -59,26 +59,25 @@ async fn layout_navigation_and_error_page() {
         .click()
         .await
         .unwrap();
-    let body = b.text("main").await;
-    assert!(body.contains("mailbox unavailable"), "the demo's dead job and its error are shown");
+    b.wait_text("main", "mailbox unavailable").await;
 
     // Retry the dead job: the confirm dialog names it; accept it.
     b.client.find(Locator::Css("form[action$='/retry'] button")).await.unwrap().click().await.unwrap();
     b.client.accept_alert().await.unwrap();
-    assert!(b.text(".flash").await.contains("is queued to run again"));
+    b.wait_text(".flash", "is queued to run again").await;
 
     b.client.find(Locator::LinkText("Emails")).await.unwrap().click().await.unwrap();
-    assert_eq!(b.text("main h1").await, "Email outbox");
+    b.wait_text("main h1", "Email outbox").await;
 
     // An unknown address gets the styled error page inside the layout.
     b.goto("/no/such/page").await;
-    assert_eq!(b.text("main h1").await, "Page not found");
-    assert!(b.text("footer").await.contains("Request ID"));
+    b.wait_text("main h1", "Page not found").await;
+    b.wait_text("footer", "Request ID").await;
 
     // Sign out: back on the sign-in page with a message; admin pages need signing in again.
     b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
     b.wait_path("/login").await;
-    assert!(b.text(".flash").await.contains("You have signed out"));
+    b.wait_text(".flash", "You have signed out").await;
     b.goto("/admin/jobs").await;
     assert_eq!(b.path().await, "/login?next=%2Fadmin%2Fjobs");
     b.close().await;
@@ -89,18 +88,18 @@ async fn tenant_roles_see_only_their_pages() {
     let Some(b) = Browser::start().await else { return };
     b.sign_in("District admin").await;
     b.wait_path("/district/schools").await;
-    assert!(b.text("main").await.contains("Lincoln High School"));
+    b.wait_text("main", "Lincoln High School").await;
     assert!(!b.text("main").await.contains("Riverside"), "another district is not visible");
     let nav = b.text("nav.sectionnav").await;
     assert!(!nav.contains("Jobs") && !nav.contains("Emails"), "internal sections hidden: {nav}");
     b.goto("/admin/jobs").await;
-    assert_eq!(b.text("main h1").await, "Page not found");
+    b.wait_text("main h1", "Page not found").await;
     // Members of the district and its schools only; another district's id is not found.
     b.client.find(Locator::LinkText("Members")).await.unwrap().click().await.unwrap();
-    let members = b.text("main table").await;
+    let members = b.wait_text("main table", "Priya Raman").await;
     assert!(members.contains("Priya Raman") && !members.contains("Grace Park"), "{members}");
     b.goto("/district/members?tenant=7").await;
-    assert_eq!(b.text("main h1").await, "Page not found", "Riverside (tenant 7) is another district");
+    b.wait_text("main h1", "Page not found").await;
     b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
     b.wait_path("/login").await;
     b.close().await;
@@ -110,7 +109,7 @@ async fn tenant_roles_see_only_their_pages() {
 async fn a_visitor_sees_an_incident_appear_and_subscribes() {
     let Some(b) = Browser::start().await else { return };
     b.goto("/status").await;
-    assert_eq!(b.text(".status-banner h1").await, "All Systems Operational");
+    b.wait_text(".status-banner h1", "All Systems Operational").await;
     assert!(b.client.find(Locator::Css(".component-strip svg")).await.is_ok(), "90-day bars");
 
     b.sign_in_staff("Platform admin").await;
@@ -134,17 +133,17 @@ async fn a_visitor_sees_an_incident_appear_and_subscribes() {
     let selects = b.client.find_all(Locator::Css("#field-components select")).await.unwrap();
     selects[2].select_by_value("partial_outage").await.unwrap();
     b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
-    assert!(b.text(".flash").await.contains("published on the status page"));
+    b.wait_text(".flash", "published on the status page").await;
 
     // A visitor (signed out) sees it.
     b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
     b.wait_path("/login").await;
     // /status may be cached for 30 s (Cache-Control: public, max-age=30); a new visitor's URL is fresh.
     b.goto("/status?from=email").await;
-    assert_eq!(b.text(".status-banner h1").await, "Partial System Outage");
-    assert!(b.text(".incident-card").await.contains("Recordings fail to upload"));
+    b.wait_text(".status-banner h1", "Partial System Outage").await;
+    b.wait_text(".incident-card", "Recordings fail to upload").await;
     b.client.find(Locator::LinkText("Recordings fail to upload")).await.unwrap().click().await.unwrap();
-    assert!(b.text("main").await.contains("Some uploads fail."));
+    b.wait_text("main", "Some uploads fail.").await;
 
     // And subscribes.
     b.client.find(Locator::LinkText("Subscribe")).await.unwrap().click().await.unwrap();
@@ -156,7 +155,7 @@ async fn a_visitor_sees_an_incident_appear_and_subscribes() {
         .await
         .unwrap();
     b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
-    assert_eq!(b.text("main h1").await, "Check your email");
+    b.wait_text("main h1", "Check your email").await;
     b.close().await;
 }
 
@@ -176,10 +175,10 @@ async fn procurement_downloads_an_invoice_and_sees_it_paid() {
         .click()
         .await
         .unwrap();
-    assert!(b.text(".flash").await.contains("saved"));
+    b.wait_text(".flash", "saved").await;
     b.client.find(Locator::LinkText("Invoices")).await.unwrap().click().await.unwrap();
-    let table = b.text("main table").await;
-    assert!(table.contains("LINCOLN-2026-0003") && table.contains("Overdue"), "{table}");
+    let table = b.wait_text("main table", "LINCOLN-2026-0003").await;
+    assert!(table.contains("Overdue"), "{table}");
     // The PDF link answers with the stored PDF.
     let href =
         b.client.find(Locator::LinkText("Download")).await.unwrap().attr("href").await.unwrap().unwrap();
@@ -202,13 +201,13 @@ async fn procurement_downloads_an_invoice_and_sees_it_paid() {
     b.client.find(Locator::Id("field-reference")).await.unwrap().send_keys("CHECK 2291").await.unwrap();
     b.client.find(Locator::Css("form[action$='/paid'] button")).await.unwrap().click().await.unwrap();
     b.client.accept_alert().await.unwrap();
-    assert!(b.text(".flash").await.contains("is marked paid"));
+    b.wait_text(".flash", "is marked paid").await;
     b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
     b.wait_path("/login").await;
     b.sign_in("Procurement officer").await;
     b.wait_path("/billing").await;
     b.goto("/billing/invoices").await;
-    let table = b.text("main table").await;
+    let table = b.wait_text("main table", "LINCOLN-2026-0003").await;
     let start = table.find("LINCOLN-2026-0003").unwrap_or(0);
     let end = table.find("LINCOLN-2026-0002").unwrap_or(table.len());
     assert!(table[start..end].contains("Paid"), "{table}");

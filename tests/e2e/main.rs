@@ -151,14 +151,27 @@ impl Browser {
         self.client.goto(&format!("{}{path}", self.base)).await.unwrap();
     }
 
+    /// The text of the first element matching `css`, waiting up to 20 s for it to appear
+    /// (a click that navigates returns before the next page is there; an element of the old
+    /// page may go stale while it is read).
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+        let start = Instant::now();
+        loop {
+            let found = match self.client.find(Locator::Css(css)).await {
+                Ok(e) => e.text().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match found {
+                Ok(t) => return t,
+                Err(e) if start.elapsed() > Duration::from_secs(20) => {
+                    let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+                    let src = self.client.source().await.unwrap_or_default();
+                    let main = src.find("<main").map(|i| &src[i..]).unwrap_or(&src);
+                    panic!("{css}: {e}\nat {url}\n{}", &main[..main.len().min(1500)])
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     pub async fn path(&self) -> String {
@@ -166,6 +179,20 @@ impl Browser {
         match u.query() {
             Some(q) => format!("{}?{q}", u.path()),
             None => u.path().to_string(),
+        }
+    }
+
+    /// Waits (up to 20 s) until the element's text contains `needle` (the page after a
+    /// navigation may not be there yet), and returns the text.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let t = self.text(css).await;
+            if t.contains(needle) {
+                return t;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "{css} never showed {needle:?}; last: {t:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
