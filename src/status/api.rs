@@ -178,23 +178,32 @@ fn document(state: &AppState, snap: &Snapshot, which: Which) -> Value {
     }
 }
 
-fn json_response(req: &HttpRequest, tag: String, body: impl FnOnce() -> String) -> HttpResponse {
+fn json_response(
+    req: &HttpRequest,
+    snap: &Snapshot,
+    tag: String,
+    body: impl FnOnce() -> String,
+) -> HttpResponse {
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
     let mut b = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    b.insert_header((header::ETAG, tag))
+    b.insert_header((header::ETAG, tag.clone()))
         .insert_header((header::CACHE_CONTROL, "public, max-age=30"))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
-    if fresh { b.finish() } else { b.content_type("application/json").body(body()) }
+    if fresh {
+        return b.finish();
+    }
+    let bytes = snap.cached(&tag, || Ok::<_, std::convert::Infallible>(body())).unwrap_or_default();
+    b.content_type("application/json").body(bytes)
 }
 
 async fn serve(req: HttpRequest, state: web::Data<AppState>, which: Which) -> AppResult<HttpResponse> {
     let snap = state.status_snapshot();
     let tag = format!("\"{}-{:?}\"", snap.built_at.timestamp_micros(), which);
-    Ok(json_response(&req, tag, || document(&state, &snap, which).to_string()))
+    Ok(json_response(&req, &snap, tag, || document(&state, &snap, which).to_string()))
 }
 
 async fn health(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
@@ -206,7 +215,7 @@ async fn health(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpR
         _ => "outage",
     };
     let tag = format!("\"{}-health\"", snap.built_at.timestamp_micros());
-    Ok(json_response(&req, tag, || {
+    Ok(json_response(&req, &snap, tag, || {
         json!({
             "status": worst,
             "description": snap.overall.1,

@@ -54,6 +54,8 @@ pub async fn refresh(state: &AppState) -> Result<(), AppError> {
             if current.stale_since.is_none() {
                 let mut stale = (*current).clone();
                 stale.stale_since = Some(now);
+                // The stale pages carry a notice: render them afresh.
+                stale.rendered = Default::default();
                 state.set_status_snapshot(stale);
             }
             Err(e)

@@ -156,6 +156,7 @@ fn etag(snap: &Snapshot, extra: &str) -> String {
 /// Serves a public page with caching headers (304 when the snapshot is unchanged).
 fn public_response(
     req: &HttpRequest,
+    snap: &Snapshot,
     tag: String,
     content_type: &str,
     body: impl FnOnce() -> AppResult<String>,
@@ -166,16 +167,17 @@ fn public_response(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
     let mut b = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    b.insert_header((header::ETAG, tag)).insert_header((header::CACHE_CONTROL, "public, max-age=30"));
+    b.insert_header((header::ETAG, tag.clone())).insert_header((header::CACHE_CONTROL, "public, max-age=30"));
     if fresh {
         return Ok(b.finish());
     }
-    Ok(b.content_type(content_type.to_string()).body(body()?))
+    let bytes = snap.cached(&tag, body)?;
+    Ok(b.content_type(content_type.to_string()).body(bytes))
 }
 
 async fn status_page(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let snap: Arc<Snapshot> = state.status_snapshot();
-    public_response(&req, etag(&snap, "page"), "text/html; charset=utf-8", || {
+    public_response(&req, &snap, etag(&snap, "page"), "text/html; charset=utf-8", || {
         let since = (snap.built_at - Duration::days(7)).naive_utc();
         let page = StatusPage {
             p: PublicCtx::new(&snap, PAGE_NAME),
@@ -223,7 +225,7 @@ async fn incident_page(
 ) -> AppResult<HttpResponse> {
     let snap = state.status_snapshot();
     let v = snap.by_code(&code).ok_or(AppError::NotFound)?.clone();
-    public_response(&req, etag(&snap, &v.incident.code), "text/html; charset=utf-8", || {
+    public_response(&req, &snap, etag(&snap, &v.incident.code), "text/html; charset=utf-8", || {
         let i = &v.incident;
         let window = if i.kind == "maintenance" {
             match (i.scheduled_for, i.scheduled_until) {
@@ -295,7 +297,7 @@ async fn history_page(
         .filter(|m| *m <= today)
         .unwrap_or(today);
     let tag = etag(&snap, &format!("history-{end}"));
-    public_response(&req, tag, "text/html; charset=utf-8", || {
+    public_response(&req, &snap, tag, "text/html; charset=utf-8", || {
         let mut months = Vec::new();
         for k in 0..3u32 {
             let Some(m) = end.checked_sub_months(Months::new(k)) else { break };
@@ -360,7 +362,7 @@ fn last_months(now: DateTime<Utc>, n: u32) -> Vec<(String, Window, String)> {
 
 async fn uptime_page(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let snap = state.status_snapshot();
-    public_response(&req, etag(&snap, "uptime"), "text/html; charset=utf-8", || {
+    public_response(&req, &snap, etag(&snap, "uptime"), "text/html; charset=utf-8", || {
         let months = last_months(snap.built_at, 3);
         let rows = snap
             .components
@@ -429,7 +431,7 @@ async fn explain_page(
         &snap,
         &format!("explain-{}-{}-{}", c.public_id, window.from.timestamp(), window.to.timestamp()),
     );
-    public_response(&req, tag, "text/html; charset=utf-8", || {
+    public_response(&req, &snap, tag, "text/html; charset=utf-8", || {
         let u = snap.uptime_of(&c, window, now);
         let (_, maintenance) = snap.inputs_for(c.id);
         let counted = u
@@ -509,7 +511,7 @@ fn feed_inputs(
 
 async fn atom_feed(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let snap = state.status_snapshot();
-    public_response(&req, etag(&snap, "atom"), "application/atom+xml; charset=utf-8", || {
+    public_response(&req, &snap, etag(&snap, "atom"), "application/atom+xml; charset=utf-8", || {
         let (meta, entries) = feed_inputs(&state, &snap, "/history.atom");
         Ok(super::feeds::atom(&meta, &entries))
     })
@@ -517,7 +519,7 @@ async fn atom_feed(req: HttpRequest, state: web::Data<AppState>) -> AppResult<Ht
 
 async fn rss_feed(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let snap = state.status_snapshot();
-    public_response(&req, etag(&snap, "rss"), "application/rss+xml; charset=utf-8", || {
+    public_response(&req, &snap, etag(&snap, "rss"), "application/rss+xml; charset=utf-8", || {
         let (meta, entries) = feed_inputs(&state, &snap, "/history.rss");
         Ok(super::feeds::rss(&meta, &entries))
     })
@@ -525,14 +527,14 @@ async fn rss_feed(req: HttpRequest, state: web::Data<AppState>) -> AppResult<Htt
 
 async fn ical_feed(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let snap = state.status_snapshot();
-    public_response(&req, etag(&snap, "ics"), "text/calendar; charset=utf-8", || {
+    public_response(&req, &snap, etag(&snap, "ics"), "text/calendar; charset=utf-8", || {
         let (meta, entries) = feed_inputs(&state, &snap, "/status/maintenance.ics");
         Ok(super::feeds::ical(&meta, &entries))
     })
 }
 
 fn badge_response(req: &HttpRequest, snap: &Snapshot, tag: &str, svg: String) -> AppResult<HttpResponse> {
-    let mut resp = public_response(req, etag(snap, tag), "image/svg+xml", || Ok(svg))?;
+    let mut resp = public_response(req, snap, etag(snap, tag), "image/svg+xml", || Ok(svg))?;
     // Badges are embedded in other sites' pages.
     resp.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,

@@ -66,6 +66,8 @@ pub struct Snapshot {
     pub strips: HashMap<i64, Strip>,
     /// (indicator, description) of the whole page, Statuspage style.
     pub overall: (String, String),
+    /// Rendered bodies of this snapshot, by ETag: each page is rendered once per snapshot.
+    pub rendered: std::sync::Arc<std::sync::Mutex<HashMap<String, bytes::Bytes>>>,
 }
 
 impl Snapshot {
@@ -79,7 +81,24 @@ impl Snapshot {
             incidents: Vec::new(),
             strips: HashMap::new(),
             overall: ("none".into(), "All Systems Operational".into()),
+            rendered: Default::default(),
         }
+    }
+
+    /// The body cached under `key` for this snapshot, rendering it once with `f`.
+    pub fn cached<E>(&self, key: &str, f: impl FnOnce() -> Result<String, E>) -> Result<bytes::Bytes, E> {
+        if let Ok(map) = self.rendered.lock()
+            && let Some(b) = map.get(key)
+        {
+            return Ok(b.clone());
+        }
+        let body = bytes::Bytes::from(f()?);
+        if let Ok(mut map) = self.rendered.lock()
+            && map.len() < 256
+        {
+            map.insert(key.to_string(), body.clone());
+        }
+        Ok(body)
     }
 
     /// Open incidents (not maintenance).
@@ -292,6 +311,7 @@ pub fn build_with_history(
         incidents,
         strips: HashMap::new(),
         overall,
+        rendered: Default::default(),
     };
     let showcase: Vec<Component> =
         snap.components.iter().filter(|c| c.showcase && !c.is_group).cloned().collect();
