@@ -69,9 +69,7 @@ async fn list(
             Ok((rows, total, store::counts(c)?))
         })
         .await?;
-    let count = |k: &str| counts.iter().find(|(s, _)| s == k).map(|(_, n)| *n).unwrap_or(0);
-    let mut tabs = vec![("".to_string(), "All".to_string(), counts.iter().map(|(_, n)| n).sum())];
-    tabs.extend(STATUSES.iter().map(|(k, l)| (k.to_string(), l.to_string(), count(k))));
+    let tabs = crate::web::pagination::status_tabs(&STATUSES, &counts);
     let status = status.unwrap_or_default();
     let page = ListPage {
         ctx: PageCtx::new(&req, "Background jobs"),

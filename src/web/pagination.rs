@@ -34,6 +34,15 @@ impl Paging {
     }
 }
 
+/// Status tabs above a list: ("", "All", total) followed by (key, label, count) per status,
+/// from per-status counts as the database returns them.
+pub fn status_tabs(statuses: &[(&str, &str)], counts: &[(String, i64)]) -> Vec<(String, String, i64)> {
+    let count = |k: &str| counts.iter().find(|(s, _)| s == k).map(|(_, n)| *n).unwrap_or(0);
+    let mut tabs = vec![(String::new(), "All".to_string(), counts.iter().map(|(_, n)| n).sum())];
+    tabs.extend(statuses.iter().map(|(k, l)| (k.to_string(), l.to_string(), count(k))));
+    tabs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +54,10 @@ mod tests {
         assert_eq!(p.total_pages(), 3);
         assert_eq!(Paging::new(Some(0), 50).page, 1);
         assert_eq!(Paging::new(None, 50).with_total(0).total_pages(), 1);
+        let tabs =
+            status_tabs(&[("dead", "Dead"), ("queued", "Queued")], &[("dead".into(), 2), ("sent".into(), 3)]);
+        assert_eq!(tabs[0], (String::new(), "All".into(), 5));
+        assert_eq!(tabs[1].2, 2);
+        assert_eq!(tabs[2].2, 0);
     }
 }
