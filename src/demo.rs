@@ -306,14 +306,18 @@ fn seed_billing(c: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<()> {
     use diesel::prelude::*;
     crate::billing::store::save_vendor(
         c,
-        "Brightwave Learning, Inc.",
-        "200 Market Street, Suite 400\nSan Francisco, CA 94105\nUnited States",
-        "EIN 84-1234567",
-        "ACH or wire to First Republic Bank, account 000123456789, routing 321081669.\nChecks to Brightwave Learning, Inc., PO Box 7720, San Francisco, CA 94120.",
-        "Questions about this invoice: billing@brightwave.example",
-        "USD",
-        30,
-        now,
+        &crate::billing::model::VendorSettings {
+            id: 1,
+            legal_name: "Brightwave Learning, Inc.".into(),
+            address: "200 Market Street, Suite 400\nSan Francisco, CA 94105\nUnited States".into(),
+            tax_id: "EIN 84-1234567".into(),
+            remit_to: "ACH or wire to First Republic Bank, account 000123456789, routing 321081669.\nChecks to Brightwave Learning, Inc., PO Box 7720, San Francisco, CA 94120.".into(),
+            invoice_footer: "Questions about this invoice: billing@brightwave.example".into(),
+            default_currency: "USD".into(),
+            default_terms_days: 30,
+            updated_at: now,
+            renewal_lead_days: 60,
+        },
     )?;
     let Some(lincoln) = tenants::by_slug(c, "LINCOLN")? else { return Ok(()) };
     let mut p = crate::billing::model::BillingProfile::empty(lincoln.id, "USD", 30, now);

@@ -260,12 +260,6 @@ async fn viewer(
     render(&page)
 }
 
-fn csv_field(s: &str) -> String {
-    // Quote every field; neutralise spreadsheet formulas.
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
 async fn csv_export(
     p: Principal,
     state: web::Data<AppState>,
@@ -300,8 +294,7 @@ async fn csv_export(
             e.details,
             e.hash,
         ];
-        out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-        out.push('\n');
+        out.push_str(&crate::web::csv::line(&fields));
     }
     let stamp = now_micros(state.now()).format("%Y%m%d-%H%M%S");
     Ok(HttpResponse::Ok()

@@ -43,6 +43,12 @@ pub struct Invoice {
     pub created_by: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The stamped copy rendered once when the invoice was voided.
+    pub void_pdf_sha256: Option<String>,
+    /// The voided invoice this one corrects.
+    pub replaces_id: Option<i64>,
+    /// For a renewal draft: the first day of the term it bills.
+    pub renewal_for: Option<NaiveDate>,
 }
 
 /// A line of an invoice.
@@ -189,6 +195,8 @@ pub struct Document {
     pub vendor: VendorSettings,
     pub profile: BillingProfile,
     pub tenant_name: String,
+    /// Verified billing contacts, as "Name <email>".
+    pub contacts: Vec<String>,
 }
 
 /// Issues a draft: checks it is complete, takes the next number, renders the PDF with
@@ -221,21 +229,25 @@ pub fn issue(
         return Err(IssueError::Incomplete(missing));
     };
     let tenant = crate::tenancy::store::find(c, i.tenant_id)?;
+    // A date set on the draft wins over the day it is issued; the due date defaults to the terms.
+    let issue_date = i.issue_date.unwrap_or(issue_date);
+    let due = i.due_date.unwrap_or(issue_date + Duration::days(i64::from(profile.terms_days)));
     let seq = numbering::next_number(c, i.tenant_id, issue_date.year())?;
     let number = numbering::format_number(&tenant.slug, issue_date.year(), seq);
-    let due = issue_date + Duration::days(i64::from(profile.terms_days));
     let mut frozen = i.clone();
     frozen.number = Some(number.clone());
     frozen.status = "issued".into();
     frozen.issue_date = Some(issue_date);
     frozen.due_date = Some(due);
     frozen.po_number = i.po_number.clone().or(profile.po_number.clone());
+    let contacts = super::contacts::verified(c, i.tenant_id)?;
     let doc = Document {
         invoice: frozen.clone(),
         lines: ls,
         vendor: store::vendor(c)?,
         profile,
         tenant_name: tenant.name,
+        contacts: contacts.iter().map(|k| format!("{} <{}>", k.name, k.email)).collect(),
     };
     let pdf = render(&doc).map_err(IssueError::Pdf)?;
     let hash = put(pdf).map_err(IssueError::Pdf)?;
@@ -253,7 +265,7 @@ pub fn issue(
         .execute(c)?;
     // The PDF goes to every verified billing contact, through the outbox, once.
     let cur = money::currency(&i.currency);
-    for contact in super::contacts::verified(c, i.tenant_id)? {
+    for contact in contacts {
         let total = cur.map(|cu| money::format_with_code(i.total_minor, cu)).unwrap_or_default();
         let email = crate::notify::Email {
             to: contact.email.clone(),
@@ -339,6 +351,210 @@ pub fn mark_unpaid(
     Ok(())
 }
 
+/// What can change on a draft besides its lines.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DraftEdit {
+    /// PO number printed on this invoice (overrides the profile's).
+    pub po_number: Option<String>,
+    /// Printed under the lines.
+    pub notes: String,
+    /// Tax rate in basis points.
+    pub tax_rate_bp: i32,
+    /// Issue date; empty means the day it is issued.
+    pub issue_date: Option<NaiveDate>,
+    /// Due date; empty means issue date + the profile's terms.
+    pub due_date: Option<NaiveDate>,
+}
+
+impl DraftEdit {
+    /// The draft's current values.
+    pub fn of(i: &Invoice) -> Self {
+        Self {
+            po_number: i.po_number.clone(),
+            notes: i.notes.clone(),
+            tax_rate_bp: i.tax_rate_bp,
+            issue_date: i.issue_date,
+            due_date: i.due_date,
+        }
+    }
+}
+
+/// Saves a draft's details and recomputes its totals (tax may change), audited with before
+/// and after. Returns false when the invoice is no longer a draft.
+pub fn update_draft(
+    c: &mut DbConn,
+    actor: &Actor,
+    i: &Invoice,
+    e: &DraftEdit,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(inv::table.find(i.id).filter(inv::status.eq("draft")))
+        .set((
+            inv::po_number.eq(&e.po_number),
+            inv::notes.eq(&e.notes),
+            inv::tax_rate_bp.eq(e.tax_rate_bp),
+            inv::issue_date.eq(e.issue_date),
+            inv::due_date.eq(e.due_date),
+            inv::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    recompute(c, i.id, now)?;
+    audit::record(
+        c,
+        actor,
+        Event::new("invoice.update_draft", "invoice", i.id)
+            .tenant(Some(i.tenant_id))
+            .details(serde_json::json!({"before": DraftEdit::of(i), "after": e})),
+        now,
+    )?;
+    Ok(true)
+}
+
+/// Why an invoice could not be voided.
+#[derive(Debug, thiserror::Error)]
+pub enum VoidError {
+    /// Drafts are deleted, paid invoices are marked unpaid first, void is final.
+    #[error("only an issued, unpaid invoice can be voided")]
+    NotIssued,
+    /// The stamped copy could not be produced (nothing changed).
+    #[error("the voided copy could not be produced: {0}")]
+    Pdf(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Voids an issued invoice: its number stays used (never reused), the issued PDF stays stored
+/// unchanged, and a copy stamped VOID is rendered once and served from then on. With
+/// `correct`, a new draft with the same lines is created that points at the voided one.
+/// Returns the id of the corrected draft, if any. Call inside a write transaction.
+#[allow(clippy::too_many_arguments)]
+pub fn void(
+    c: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+    correct: bool,
+    now: NaiveDateTime,
+    render: &dyn Fn(&Document) -> Result<Vec<u8>, String>,
+    put: &dyn Fn(Vec<u8>) -> Result<String, String>,
+) -> Result<Option<i64>, VoidError> {
+    let i = find(c, id)?;
+    if i.status != "issued" {
+        return Err(VoidError::NotIssued);
+    }
+    let mut stamped = i.clone();
+    stamped.status = "void".into();
+    stamped.void_reason = Some(reason.to_string());
+    stamped.voided_at = Some(now);
+    let doc = document(c, &stamped)?;
+    let hash = put(render(&doc).map_err(VoidError::Pdf)?).map_err(VoidError::Pdf)?;
+    diesel::update(inv::table.find(id).filter(inv::status.eq("issued")))
+        .set((
+            inv::status.eq("void"),
+            inv::voided_at.eq(Some(now)),
+            inv::void_reason.eq(Some(reason)),
+            inv::void_pdf_sha256.eq(Some(&hash)),
+            inv::updated_at.eq(now),
+        ))
+        .execute(c)?;
+    let corrected = if correct {
+        let profile = store::profile(c, i.tenant_id)?
+            .unwrap_or_else(|| BillingProfile::empty(i.tenant_id, &i.currency, 30, now));
+        let new_id = create_draft(c, actor, i.tenant_id, &profile, now)?;
+        diesel::update(inv::table.find(new_id))
+            .set((
+                inv::replaces_id.eq(Some(id)),
+                inv::po_number.eq(&i.po_number),
+                inv::notes.eq(&i.notes),
+                inv::tax_rate_bp.eq(i.tax_rate_bp),
+                inv::currency.eq(&i.currency),
+            ))
+            .execute(c)?;
+        copy_lines(c, id, new_id)?;
+        recompute(c, new_id, now)?;
+        Some(new_id)
+    } else {
+        None
+    };
+    audit::record(
+        c,
+        actor,
+        Event::new("invoice.void", "invoice", id).tenant(Some(i.tenant_id)).details(serde_json::json!({
+            "number": i.number, "reason": reason, "total_minor": i.total_minor,
+            "void_pdf_sha256": hash, "corrected_by_draft": corrected,
+        })),
+        now,
+    )?;
+    Ok(corrected)
+}
+
+/// Copies every line of one invoice onto another (a correction or a renewal).
+pub fn copy_lines(c: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
+    for l in lines(c, from)? {
+        diesel::insert_into(il::table)
+            .values((
+                il::invoice_id.eq(to),
+                il::position.eq(l.position),
+                il::description.eq(&l.description),
+                il::kind.eq(&l.kind),
+                il::quantity.eq(&l.quantity),
+                il::unit_price.eq(&l.unit_price),
+                il::amount_minor.eq(l.amount_minor),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Everything an invoice's PDF shows, read from the database (for a stamped copy).
+pub fn document(c: &mut DbConn, i: &Invoice) -> QueryResult<Document> {
+    let tenant = crate::tenancy::store::find(c, i.tenant_id)?;
+    let vendor = store::vendor(c)?;
+    let profile = store::profile(c, i.tenant_id)?.unwrap_or_else(|| {
+        BillingProfile::empty(i.tenant_id, &i.currency, vendor.default_terms_days, i.created_at)
+    });
+    let contacts = super::contacts::verified(c, i.tenant_id)?;
+    Ok(Document {
+        invoice: i.clone(),
+        lines: lines(c, i.id)?,
+        vendor,
+        profile,
+        tenant_name: tenant.name,
+        contacts: contacts.iter().map(|k| format!("{} <{}>", k.name, k.email)).collect(),
+    })
+}
+
+/// Deletes a draft and its lines (drafts have no number, so nothing is lost), audited.
+pub fn delete_draft(c: &mut DbConn, actor: &Actor, i: &Invoice, now: NaiveDateTime) -> QueryResult<bool> {
+    if i.status != "draft" {
+        return Ok(false);
+    }
+    diesel::delete(il::table.filter(il::invoice_id.eq(i.id))).execute(c)?;
+    let n = diesel::delete(inv::table.find(i.id).filter(inv::status.eq("draft"))).execute(c)?;
+    audit::record(
+        c,
+        actor,
+        Event::new("invoice.delete_draft", "invoice", i.id)
+            .tenant(Some(i.tenant_id))
+            .details(serde_json::json!({"total_minor": i.total_minor, "currency": i.currency})),
+        now,
+    )?;
+    Ok(n == 1)
+}
+
+/// The stored PDF a person downloads: the stamped copy once voided, else the issued one.
+pub fn pdf_hash(i: &Invoice) -> Option<&str> {
+    match i.status.as_str() {
+        "draft" => None,
+        "void" => i.void_pdf_sha256.as_deref().or(i.pdf_sha256.as_deref()),
+        _ => i.pdf_sha256.as_deref(),
+    }
+}
+
 /// Parses a decimal quantity or price typed by a person.
 pub fn parse_decimal(s: &str) -> Option<Decimal> {
     Decimal::from_str(&s.trim().replace(',', "")).ok()
@@ -356,10 +572,7 @@ pub async fn issue_now(
     let files = state.files().clone();
     state
         .db(move |c| {
-            let handle = tokio::runtime::Handle::try_current().map_err(crate::error::AppError::internal)?;
-            let put = |bytes: Vec<u8>| {
-                handle.block_on(files.put(bytes::Bytes::from(bytes))).map_err(|e| e.to_string())
-            };
+            let put = store_put(files)?;
             let render = |d: &Document| super::pdf::render(d);
             match crate::db::write_tx(c, |c| issue(c, &actor, id, issue_date, now, &render, &put)) {
                 Ok(i) => Ok(Ok(i)),
@@ -368,6 +581,48 @@ pub async fn issue_now(
             }
         })
         .await
+}
+
+/// Voids an issued invoice now, rendering and storing its stamped copy inside the transaction.
+pub async fn void_now(
+    state: &crate::AppState,
+    actor: Actor,
+    id: i64,
+    reason: String,
+    correct: bool,
+) -> Result<Result<Option<i64>, VoidError>, crate::error::AppError> {
+    let now = crate::db::now_micros(state.now());
+    let files = state.files().clone();
+    state
+        .db(move |c| {
+            let put = store_put(files)?;
+            let render = |d: &Document| super::pdf::render(d);
+            match crate::db::write_tx(c, |c| void(c, &actor, id, &reason, correct, now, &render, &put)) {
+                Ok(v) => Ok(Ok(v)),
+                Err(VoidError::Db(e)) => Err(e.into()),
+                Err(other) => Ok(Err(other)),
+            }
+        })
+        .await
+}
+
+/// A `put` for use on the blocking pool: stores bytes in the object store, waiting on the
+/// runtime, and returns their SHA-256.
+fn store_put(
+    files: crate::storage::FileStore,
+) -> Result<impl Fn(Vec<u8>) -> Result<String, String>, crate::error::AppError> {
+    let handle = tokio::runtime::Handle::try_current().map_err(crate::error::AppError::internal)?;
+    Ok(move |bytes: Vec<u8>| handle.block_on(files.put(bytes::Bytes::from(bytes))).map_err(|e| e.to_string()))
+}
+
+/// The invoice that corrects this one, if any.
+pub fn replaced_by(c: &mut DbConn, id: i64) -> QueryResult<Option<Invoice>> {
+    inv::table
+        .filter(inv::replaces_id.eq(id))
+        .order(inv::id.desc())
+        .select(Invoice::as_select())
+        .first(c)
+        .optional()
 }
 
 /// Removes a line from a draft and recomputes the totals.
@@ -396,6 +651,10 @@ pub struct ListFilter {
     pub status: Option<String>,
     /// Drafts are hidden from tenants.
     pub hide_drafts: bool,
+    /// Issued in this calendar year (drafts by creation year).
+    pub year: Option<i32>,
+    /// Only issued invoices past their due date as of this day.
+    pub overdue_on: Option<NaiveDate>,
 }
 
 /// Invoices matching the filter, newest first.
@@ -414,12 +673,68 @@ pub fn list(c: &mut DbConn, f: &ListFilter, offset: i64, limit: i64) -> QueryRes
         if f.hide_drafts {
             q = q.filter(inv::status.ne("draft"));
         }
+        if let Some(y) = f.year {
+            let (from, to) = year_bounds(y);
+            q = q.filter(
+                inv::issue_date.ge(from).and(inv::issue_date.lt(to)).or(inv::status
+                    .eq("draft")
+                    .and(inv::created_at.ge(from.and_time(chrono::NaiveTime::MIN)))
+                    .and(inv::created_at.lt(to.and_time(chrono::NaiveTime::MIN)))),
+            );
+        }
+        if let Some(d) = f.overdue_on {
+            q = q.filter(inv::status.eq("issued")).filter(inv::due_date.lt(d));
+        }
         q
     };
     let total = build().count().get_result(c)?;
     let rows =
         build().order(inv::id.desc()).offset(offset).limit(limit).select(Invoice::as_select()).load(c)?;
     Ok((rows, total))
+}
+
+/// Sums per currency over every invoice matching the filter (not only one page).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    /// Currency code.
+    pub currency: String,
+    /// Issued, paid and voided excluded: issued + paid.
+    pub invoiced_minor: i64,
+    /// Issued and not yet paid.
+    pub outstanding_minor: i64,
+    /// Of the outstanding, past due.
+    pub overdue_minor: i64,
+}
+
+/// Totals per currency of the invoices matching the filter (void and drafts count nowhere).
+pub fn totals(c: &mut DbConn, f: &ListFilter, today: NaiveDate) -> QueryResult<Vec<Totals>> {
+    let (rows, _) = list(c, f, 0, i64::MAX)?;
+    let mut out: Vec<Totals> = Vec::new();
+    for i in rows.iter().filter(|i| i.status == "issued" || i.status == "paid") {
+        let idx = match out.iter().position(|t| t.currency == i.currency) {
+            Some(x) => x,
+            None => {
+                out.push(Totals { currency: i.currency.clone(), ..Totals::default() });
+                out.len() - 1
+            }
+        };
+        let t = &mut out[idx];
+        t.invoiced_minor += i.total_minor;
+        if i.status == "issued" {
+            t.outstanding_minor += i.total_minor;
+            if i.due_date.is_some_and(|d| d < today) {
+                t.overdue_minor += i.total_minor;
+            }
+        }
+    }
+    out.sort_by(|a, b| a.currency.cmp(&b.currency));
+    Ok(out)
+}
+
+fn year_bounds(y: i32) -> (NaiveDate, NaiveDate) {
+    let from = NaiveDate::from_ymd_opt(y, 1, 1).unwrap_or(NaiveDate::MIN);
+    let to = NaiveDate::from_ymd_opt(y + 1, 1, 1).unwrap_or(NaiveDate::MAX);
+    (from, to)
 }
 
 /// The status a person reads ("Overdue 12 days" is computed from the due date).

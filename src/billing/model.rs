@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::db::schema::{billing_profiles, vendor_settings};
 
 /// The vendor's invoicing details.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, AsChangeset, Serialize)]
 #[diesel(table_name = vendor_settings)]
 pub struct VendorSettings {
     pub id: i32,
@@ -19,6 +19,8 @@ pub struct VendorSettings {
     pub default_currency: String,
     pub default_terms_days: i32,
     pub updated_at: NaiveDateTime,
+    /// Days before a renewal date that its draft invoice is prepared.
+    pub renewal_lead_days: i32,
 }
 
 /// How a tenant buys.

@@ -104,9 +104,28 @@ pub fn format_with_code(minor: i64, cur: Currency) -> String {
     format!("{}{} {number}", if minor < 0 { "-" } else { "" }, cur.code)
 }
 
+/// Plain decimal text for exports: `12400.00`, `-5.00`, `1200` (no symbol, no grouping).
+pub fn plain(minor: i64, cur: Currency) -> String {
+    let div = 10u64.pow(cur.exponent);
+    let abs = minor.unsigned_abs();
+    let sign = if minor < 0 { "-" } else { "" };
+    if cur.exponent == 0 {
+        return format!("{sign}{abs}");
+    }
+    format!("{sign}{}.{:0width$}", abs / div, abs % div, width = cur.exponent as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_amounts_for_exports() {
+        let usd = currency("USD").unwrap();
+        assert_eq!(plain(1_240_000, usd), "12400.00");
+        assert_eq!(plain(-500, usd), "-5.00");
+        assert_eq!(plain(1200, currency("JPY").unwrap()), "1200");
+    }
 
     fn usd() -> Currency {
         CURRENCIES[0]

@@ -5,11 +5,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
-use super::invoice::{self, Invoice, IssueError, Line, ListFilter, NewLine};
+use super::invoice::{self, DraftEdit, Invoice, IssueError, Line, ListFilter, NewLine, VoidError};
 use super::money;
+use super::po::PoDocument;
 use crate::AppState;
 use crate::audit::Actor;
 use crate::auth::{Action, CsrfForm, Principal};
@@ -30,6 +31,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/invoices/{id}/issue", web::post().to(issue))
         .route("/admin/invoices/{id}/paid", web::post().to(mark_paid))
         .route("/admin/invoices/{id}/unpaid", web::post().to(mark_unpaid))
+        .route("/admin/invoices/{id}/details", web::post().to(save_details))
+        .route("/admin/invoices/{id}/void", web::post().to(void))
+        .route("/admin/invoices/{id}/delete", web::post().to(delete_draft))
         .route("/billing/invoices", web::get().to(tenant_list))
         .route("/billing/invoices/{id}.pdf", web::get().to(download));
 }
@@ -41,9 +45,11 @@ pub struct Row {
     pub total: String,
     pub status: String,
     pub kind: &'static str,
+    /// The uploaded PO document the invoice cites, if any.
+    pub po_doc: Option<i64>,
 }
 
-fn rows(list: Vec<Invoice>, names: &[(i64, String)], today: NaiveDate) -> Vec<Row> {
+fn rows(list: Vec<Invoice>, names: &[(i64, String)], docs: &[PoDocument], today: NaiveDate) -> Vec<Row> {
     list.into_iter()
         .map(|i| {
             let (status, kind) = invoice::display_status(&i, today);
@@ -51,19 +57,132 @@ fn rows(list: Vec<Invoice>, names: &[(i64, String)], today: NaiveDate) -> Vec<Ro
                 money::currency(&i.currency).map(|c| money::format(i.total_minor, c)).unwrap_or_default();
             let tenant =
                 names.iter().find(|(id, _)| *id == i.tenant_id).map(|(_, n)| n.clone()).unwrap_or_default();
-            Row { i, tenant, total, status, kind }
+            let po_doc = i.po_number.as_ref().and_then(|po| {
+                docs.iter().find(|d| d.tenant_id == i.tenant_id && &d.po_number == po).map(|d| d.id)
+            });
+            Row { i, tenant, total, status, kind, po_doc }
         })
         .collect()
 }
 
-#[derive(Debug, Deserialize)]
+/// Totals of one currency, formatted.
+pub struct TotalRow {
+    pub currency: String,
+    pub invoiced: String,
+    pub outstanding: String,
+    pub overdue: String,
+}
+
+fn total_rows(t: Vec<invoice::Totals>) -> Vec<TotalRow> {
+    t.into_iter()
+        .filter_map(|t| {
+            let cur = money::currency(&t.currency)?;
+            Some(TotalRow {
+                currency: t.currency,
+                invoiced: money::format(t.invoiced_minor, cur),
+                outstanding: money::format(t.outstanding_minor, cur),
+                overdue: money::format(t.overdue_minor, cur),
+            })
+        })
+        .collect()
+}
+
+/// The list filters, as in the query string.
+#[derive(Debug, Deserialize, Default, Clone)]
 struct ListQuery {
     #[serde(default)]
     status: String,
     #[serde(default)]
     tenant: String,
+    #[serde(default)]
+    year: String,
+    #[serde(default)]
+    overdue: String,
     page: Option<i64>,
+    #[serde(default)]
+    format: String,
 }
+
+impl ListQuery {
+    fn filter(&self, today: NaiveDate, statuses: &[&str]) -> ListFilter {
+        ListFilter {
+            tenants: None,
+            tenant: self.tenant.parse().ok(),
+            status: Some(self.status.clone()).filter(|s| statuses.contains(&s.as_str())),
+            hide_drafts: false,
+            year: self.year.parse().ok().filter(|y| (2000..=2200).contains(y)),
+            overdue_on: (self.overdue == "1").then_some(today),
+        }
+    }
+
+    /// The filters as a query string (no page, no format), for paging and the CSV link.
+    fn query_string(&self) -> String {
+        serde_urlencoded::to_string([
+            ("status", self.status.as_str()),
+            ("tenant", self.tenant.as_str()),
+            ("year", self.year.as_str()),
+            ("overdue", self.overdue.as_str()),
+        ])
+        .unwrap_or_default()
+    }
+}
+
+/// Years offered in the year filter: this one and the four before.
+fn years(today: NaiveDate) -> Vec<String> {
+    (0..5).map(|k| (today.year() - k).to_string()).collect()
+}
+
+/// The invoices as CSV (amounts in plain decimals with their currency).
+fn csv_response(list: &[Invoice], names: &[(i64, String)], today: NaiveDate, stamp: &str) -> HttpResponse {
+    let mut out = crate::web::csv::line(&[
+        "number",
+        "tenant",
+        "status",
+        "issue_date",
+        "due_date",
+        "po_number",
+        "currency",
+        "subtotal",
+        "tax",
+        "total",
+        "amount_due",
+        "paid_at_utc",
+        "paid_method",
+        "paid_reference",
+        "void_reason",
+    ]);
+    for i in list {
+        let Some(cur) = money::currency(&i.currency) else { continue };
+        let tenant = names.iter().find(|(id, _)| *id == i.tenant_id).map(|(_, n)| n.as_str()).unwrap_or("");
+        let due = if i.status == "issued" { i.total_minor } else { 0 };
+        let opt_date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+        out.push_str(&crate::web::csv::line(&[
+            i.number.clone().unwrap_or_else(|| format!("draft-{}", i.id)),
+            tenant.to_string(),
+            invoice::display_status(i, today).0,
+            opt_date(i.issue_date),
+            opt_date(i.due_date),
+            i.po_number.clone().unwrap_or_default(),
+            i.currency.clone(),
+            money::plain(i.subtotal_minor, cur),
+            money::plain(i.tax_minor, cur),
+            money::plain(i.total_minor, cur),
+            money::plain(due, cur),
+            i.paid_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
+            i.paid_method.clone().unwrap_or_default(),
+            i.paid_reference.clone().unwrap_or_default(),
+            i.void_reason.clone().unwrap_or_default(),
+        ]));
+    }
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"keel-invoices-{stamp}.csv\"")))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(out)
+}
+
+/// Rows a CSV export holds at most.
+const CSV_LIMIT: i64 = 100_000;
 
 #[derive(Template)]
 #[template(path = "billing/admin_invoices.html")]
@@ -71,11 +190,13 @@ struct AdminList {
     ctx: PageCtx,
     rows: Vec<Row>,
     tenants: Vec<(i64, String)>,
-    status: String,
-    tenant: String,
+    q: ListQuery,
+    years: Vec<String>,
+    totals: Vec<TotalRow>,
     paging: Paging,
     base_query: String,
     can_manage: bool,
+    back: String,
 }
 
 async fn admin_list(
@@ -86,32 +207,32 @@ async fn admin_list(
 ) -> AppResult<HttpResponse> {
     p.require(Action::ViewTenants)?;
     let q = q.into_inner();
-    let f = ListFilter {
-        tenants: None,
-        tenant: q.tenant.parse().ok(),
-        status: Some(q.status.clone()).filter(|s| ["draft", "issued", "paid", "void"].contains(&s.as_str())),
-        hide_drafts: false,
-    };
+    let today = state.now().date_naive();
+    let f = q.filter(today, &["draft", "issued", "paid", "void"]);
     let paging = Paging::new(q.page, 50);
-    let (list, total, names) = state
+    let csv = q.format == "csv";
+    let (offset, limit) = if csv { (0, CSV_LIMIT) } else { (paging.offset(), paging.per_page) };
+    let (list, total, names, docs, totals) = state
         .db(move |c| {
-            let (l, t) = invoice::list(c, &f, paging.offset(), paging.per_page)?;
-            Ok((l, t, crate::tenancy::store::names(c, None)?))
+            let (l, t) = invoice::list(c, &f, offset, limit)?;
+            let totals = if csv { Vec::new() } else { invoice::totals(c, &f, today)? };
+            Ok((l, t, crate::tenancy::store::names(c, None)?, super::po::all(c)?, totals))
         })
         .await?;
-    let today = state.now().date_naive();
+    if csv {
+        return Ok(csv_response(&list, &names, today, &today.to_string()));
+    }
     let tenants = crate::tenancy::district::top_level_tenants(&p, &state, Action::ViewBilling).await?;
+    let base_query = q.query_string();
     render(&AdminList {
         ctx: PageCtx::new(&req, "Invoices"),
-        rows: rows(list, &names, today),
+        rows: rows(list, &names, &docs, today),
         tenants,
-        base_query: serde_urlencoded::to_string([
-            ("status", q.status.as_str()),
-            ("tenant", q.tenant.as_str()),
-        ])
-        .unwrap_or_default(),
-        status: q.status,
-        tenant: q.tenant,
+        years: years(today),
+        totals: total_rows(totals),
+        back: format!("/admin/invoices?{base_query}"),
+        base_query,
+        q,
         paging: paging.with_total(total),
         can_manage: p.can(Action::ManageInvoices),
     })
@@ -184,6 +305,90 @@ struct Detail {
     errors: FormErrors,
     f: LineForm,
     issue_problems: Vec<String>,
+    d: DraftForm,
+    derrors: FormErrors,
+    po_docs: Vec<PoDocument>,
+    replaces: Option<(i64, String)>,
+    replaced_by: Option<(i64, String)>,
+    pdf: bool,
+    due_hint: String,
+}
+
+/// What can be typed into a draft's details form.
+#[derive(Debug, Deserialize, Default, Clone)]
+pub struct DraftForm {
+    #[serde(default)]
+    pub po_number: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub tax_rate: String,
+    #[serde(default)]
+    pub issue_date: String,
+    #[serde(default)]
+    pub due_date: String,
+}
+
+impl DraftForm {
+    fn of(i: &Invoice) -> Self {
+        let d = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+        Self {
+            po_number: i.po_number.clone().unwrap_or_default(),
+            notes: i.notes.clone(),
+            tax_rate: (rust_decimal::Decimal::from(i.tax_rate_bp) / rust_decimal::Decimal::from(100))
+                .normalize()
+                .to_string(),
+            issue_date: d(i.issue_date),
+            due_date: d(i.due_date),
+        }
+    }
+
+    /// Parses, with one message per bad field. A due date before the issue date (or, with no
+    /// issue date, before today) is refused.
+    fn parse(&self, today: NaiveDate) -> Result<DraftEdit, FormErrors> {
+        let mut e = FormErrors::new();
+        let po_number = form::optional_text(&mut e, "po_number", "the PO number", &self.po_number, 64);
+        let notes = form::optional_text(&mut e, "notes", "the notes", &self.notes, 1000).unwrap_or_default();
+        let tax_rate_bp = match invoice::parse_decimal(self.tax_rate.trim().trim_end_matches('%')) {
+            _ if self.tax_rate.trim().is_empty() => 0,
+            Some(r) if r >= rust_decimal::Decimal::ZERO && r <= rust_decimal::Decimal::from(30) => {
+                let bp = r * rust_decimal::Decimal::from(100);
+                if bp.fract() != rust_decimal::Decimal::ZERO {
+                    e.add("tax_rate", "Use at most two decimals, e.g. 8.25.");
+                }
+                bp.trunc().to_string().parse().unwrap_or(0)
+            }
+            _ => {
+                e.add("tax_rate", "Enter a tax rate between 0 and 30 percent, e.g. 8.25, or leave it empty.");
+                0
+            }
+        };
+        let issue_date = form::optional_date(&mut e, "issue_date", &self.issue_date);
+        let due_date = form::optional_date(&mut e, "due_date", &self.due_date);
+        if let Some(due) = due_date {
+            match issue_date {
+                Some(issue) if due < issue => {
+                    e.add("due_date", "The due date can't be before the issue date.")
+                }
+                None if due < today => e.add(
+                    "due_date",
+                    "The due date can't be before the issue date (today, when no issue date is set).",
+                ),
+                _ => {}
+            }
+        }
+        e.finish(DraftEdit { po_number, notes, tax_rate_bp, issue_date, due_date })
+    }
+}
+
+/// Forms of the detail page that may come back with errors.
+#[derive(Default)]
+struct DetailForms {
+    errors: FormErrors,
+    f: LineForm,
+    issue_problems: Vec<String>,
+    d: Option<DraftForm>,
+    derrors: FormErrors,
 }
 
 async fn detail_page(
@@ -191,16 +396,27 @@ async fn detail_page(
     p: &Principal,
     state: &AppState,
     id: i64,
-    errors: FormErrors,
-    f: LineForm,
-    issue_problems: Vec<String>,
+    forms: DetailForms,
 ) -> AppResult<Detail> {
-    let (i, lines, tenant) = state
+    let (i, lines, tenant, po_docs, replaces, replaced_by, terms_days) = state
         .db(move |c| {
             let i = invoice::find(c, id)?;
             let lines = invoice::lines(c, id)?;
             let t = crate::tenancy::store::find(c, i.tenant_id)?;
-            Ok((i, lines, t.name))
+            let docs = match &i.po_number {
+                Some(po) => super::po::for_po(c, i.tenant_id, po)?,
+                None => Vec::new(),
+            };
+            let label = |x: Invoice| (x.id, x.number.unwrap_or_else(|| format!("Draft #{}", x.id)));
+            let replaces = match i.replaces_id {
+                Some(r) => Some(label(invoice::find(c, r)?)),
+                None => None,
+            };
+            let replaced_by = invoice::replaced_by(c, id)?.map(label);
+            let terms = super::store::profile(c, i.tenant_id)?
+                .map(|p| p.terms_days)
+                .unwrap_or(super::store::vendor(c)?.default_terms_days);
+            Ok((i, lines, t.name, docs, replaces, replaced_by, terms))
         })
         .await?;
     let cur = money::currency(&i.currency).ok_or_else(|| AppError::internal("unknown currency"))?;
@@ -221,9 +437,16 @@ async fn detail_page(
         status,
         kind,
         can_manage: p.can(Action::ManageInvoices),
-        errors,
-        f,
-        issue_problems,
+        errors: forms.errors,
+        f: forms.f,
+        issue_problems: forms.issue_problems,
+        d: forms.d.unwrap_or_else(|| DraftForm::of(&i)),
+        derrors: forms.derrors,
+        po_docs,
+        replaces,
+        replaced_by,
+        pdf: invoice::pdf_hash(&i).is_some(),
+        due_hint: format!("Optional: issue date + net {terms_days} days when empty."),
         i,
     })
 }
@@ -235,10 +458,7 @@ async fn detail(
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     p.require(Action::ViewTenants)?;
-    render(
-        &detail_page(&req, &p, &state, id.into_inner(), FormErrors::new(), LineForm::default(), Vec::new())
-            .await?,
-    )
+    render(&detail_page(&req, &p, &state, id.into_inner(), DetailForms::default()).await?)
 }
 
 /// The add-line form, as typed.
@@ -297,14 +517,11 @@ async fn add_line(
         }
         _ => {}
     }
-    let (Some(quantity), Some(unit_price)) = (quantity, price) else {
-        let page = detail_page(&req, &p, &state, id, e, f, Vec::new()).await?;
+    let (Some(quantity), Some(unit_price), true) = (quantity, price, e.is_empty()) else {
+        let forms = DetailForms { errors: e, f, ..DetailForms::default() };
+        let page = detail_page(&req, &p, &state, id, forms).await?;
         return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    if !e.is_empty() {
-        let page = detail_page(&req, &p, &state, id, e, f, Vec::new()).await?;
-        return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
-    }
     let now = now_micros(state.now());
     let line = NewLine { description, kind, quantity, unit_price };
     state.db(move |c| Ok(write_tx(c, |c| invoice::add_line(c, &i, &line, cur, now))?)).await?;
@@ -357,8 +574,8 @@ async fn issue(
             ))
         }
         Err(IssueError::Incomplete(missing)) => {
-            let page =
-                detail_page(&req, &p, &state, id, FormErrors::new(), LineForm::default(), missing).await?;
+            let forms = DetailForms { issue_problems: missing, ..DetailForms::default() };
+            let page = detail_page(&req, &p, &state, id, forms).await?;
             render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(IssueError::NotDraft) => Ok(flash::redirect_with(
@@ -385,6 +602,18 @@ struct PaidForm {
     method: String,
     #[serde(default)]
     reference: String,
+    /// Where to return (the filtered list, when marked paid from there).
+    #[serde(default)]
+    back: String,
+}
+
+/// The page to return to: the invoice, or the staff list the form was sent from.
+fn back_to(back: &str, id: i64) -> String {
+    if back.starts_with("/admin/invoices?") && !back.contains("//") {
+        back.to_string()
+    } else {
+        format!("/admin/invoices/{id}")
+    }
 }
 
 async fn mark_paid(
@@ -396,14 +625,10 @@ async fn mark_paid(
     let (p, f) = (form.principal, form.form);
     p.require(Action::ManageInvoices)?;
     let id = id.into_inner();
+    let to = back_to(&f.back, id);
     let method = f.method.clone();
     if !["check", "ach", "wire", "card", "other"].contains(&method.as_str()) {
-        return Ok(flash::redirect_with(
-            &req,
-            &format!("/admin/invoices/{id}"),
-            "error",
-            "Choose how it was paid.",
-        ));
+        return Ok(flash::redirect_with(&req, &to, "error", "Choose how it was paid."));
     }
     let reference: String = f.reference.trim().chars().take(120).collect();
     let now = now_micros(state.now());
@@ -419,18 +644,130 @@ async fn mark_paid(
         })
         .await?;
     Ok(match number {
-        Some(n) => flash::redirect_with(
+        Some(n) => flash::redirect_with(&req, &to, "success", format!("{n} is marked paid.")),
+        None => {
+            flash::redirect_with(&req, &to, "warning", "Only an issued, unpaid invoice can be marked paid.")
+        }
+    })
+}
+
+async fn save_details(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<DraftForm>,
+) -> AppResult<HttpResponse> {
+    let (p, f) = (form.principal, form.form);
+    p.require(Action::ManageInvoices)?;
+    let id = id.into_inner();
+    let edit = match f.parse(state.now().date_naive()) {
+        Ok(edit) => edit,
+        Err(derrors) => {
+            let forms = DetailForms { d: Some(f), derrors, ..DetailForms::default() };
+            let page = detail_page(&req, &p, &state, id, forms).await?;
+            return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let now = now_micros(state.now());
+    let actor = Actor::of(&req, &p);
+    let saved = state
+        .db(move |c| {
+            let i = invoice::find(c, id)?;
+            Ok(write_tx(c, |c| invoice::update_draft(c, &actor, &i, &edit, now))?)
+        })
+        .await?;
+    let (kind, msg) = if saved {
+        ("success", "Draft details saved.")
+    } else {
+        ("error", "An issued invoice can't change. Void it and issue a corrected one.")
+    };
+    Ok(flash::redirect_with(&req, &format!("/admin/invoices/{id}"), kind, msg))
+}
+
+#[derive(Debug, Deserialize)]
+struct VoidForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    correct: String,
+}
+
+async fn void(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<VoidForm>,
+) -> AppResult<HttpResponse> {
+    let (p, f) = (form.principal, form.form);
+    p.require(Action::ManageInvoices)?;
+    let id = id.into_inner();
+    let reason: String = f.reason.trim().chars().take(300).collect();
+    if reason.is_empty() {
+        return Ok(flash::redirect_with(
+            &req,
+            &format!("/admin/invoices/{id}"),
+            "error",
+            "Give the reason for voiding (it is printed on the voided copy and kept in the audit trail).",
+        ));
+    }
+    let actor = Actor::of(&req, &p);
+    match invoice::void_now(&state, actor, id, reason, f.correct == "1").await? {
+        Ok(Some(draft)) => Ok(flash::redirect_with(
+            &req,
+            &format!("/admin/invoices/{draft}"),
+            "success",
+            "The invoice is void. This corrected draft has the same lines: fix it, then issue it.",
+        )),
+        Ok(None) => Ok(flash::redirect_with(
             &req,
             &format!("/admin/invoices/{id}"),
             "success",
-            format!("{n} is marked paid."),
-        ),
-        None => flash::redirect_with(
+            "The invoice is void.",
+        )),
+        Err(VoidError::NotIssued) => Ok(flash::redirect_with(
             &req,
             &format!("/admin/invoices/{id}"),
             "warning",
-            "Only an issued, unpaid invoice can be marked paid.",
-        ),
+            "Only an issued, unpaid invoice can be voided. Mark a paid invoice unpaid first.",
+        )),
+        Err(e) => {
+            tracing::error!(invoice = id, error = %e, "voiding failed; the invoice is unchanged");
+            Ok(flash::redirect_with(
+                &req,
+                &format!("/admin/invoices/{id}"),
+                "error",
+                format!("The invoice could not be voided and is unchanged: {e}"),
+            ))
+        }
+    }
+}
+
+async fn delete_draft(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: CsrfForm<NoFields>,
+) -> AppResult<HttpResponse> {
+    let p = form.principal;
+    p.require(Action::ManageInvoices)?;
+    let id = id.into_inner();
+    let now = now_micros(state.now());
+    let actor = Actor::of(&req, &p);
+    let deleted = state
+        .db(move |c| {
+            let i = invoice::find(c, id)?;
+            Ok(write_tx(c, |c| invoice::delete_draft(c, &actor, &i, now))?)
+        })
+        .await?;
+    Ok(if deleted {
+        flash::redirect_with(&req, "/admin/invoices", "success", "The draft was deleted.")
+    } else {
+        flash::redirect_with(
+            &req,
+            &format!("/admin/invoices/{id}"),
+            "warning",
+            "Only a draft can be deleted.",
+        )
     })
 }
 
@@ -485,43 +822,53 @@ struct TenantList {
     rows: Vec<Row>,
     tenants: Vec<(i64, String)>,
     tenant_id: i64,
+    q: ListQuery,
+    years: Vec<String>,
+    totals: Vec<TotalRow>,
     paging: Paging,
     base_query: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct TenantQuery {
-    tenant: Option<i64>,
-    page: Option<i64>,
 }
 
 async fn tenant_list(
     req: HttpRequest,
     p: Principal,
     state: web::Data<AppState>,
-    q: web::Query<TenantQuery>,
+    q: web::Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
+    let q = q.into_inner();
     let tenants = crate::tenancy::district::top_level_tenants(&p, &state, Action::ViewBilling).await?;
-    let (tid, _) = match q.tenant {
+    let (tid, _) = match q.tenant.parse::<i64>().ok() {
         Some(t) => tenants.iter().find(|(id, _)| *id == t).cloned().ok_or(AppError::NotFound)?,
         None => tenants.first().cloned().ok_or(AppError::NotFound)?,
     };
     p.scope.require(Action::ViewBilling, tid)?;
-    let f = ListFilter { tenants: None, tenant: Some(tid), status: None, hide_drafts: true };
+    let today = state.now().date_naive();
+    let f =
+        ListFilter { tenant: Some(tid), hide_drafts: true, ..q.filter(today, &["issued", "paid", "void"]) };
     let paging = Paging::new(q.page, 50);
-    let (list, total, names) = state
+    let csv = q.format == "csv";
+    let (offset, limit) = if csv { (0, CSV_LIMIT) } else { (paging.offset(), paging.per_page) };
+    let (list, total, names, docs, totals) = state
         .db(move |c| {
-            let (l, t) = invoice::list(c, &f, paging.offset(), paging.per_page)?;
-            Ok((l, t, crate::tenancy::store::names(c, Some(&[tid]))?))
+            let (l, t) = invoice::list(c, &f, offset, limit)?;
+            let totals = if csv { Vec::new() } else { invoice::totals(c, &f, today)? };
+            Ok((l, t, crate::tenancy::store::names(c, Some(&[tid]))?, super::po::of_tenant(c, tid)?, totals))
         })
         .await?;
+    if csv {
+        return Ok(csv_response(&list, &names, today, &today.to_string()));
+    }
+    let q = ListQuery { tenant: tid.to_string(), ..q };
     render(&TenantList {
         ctx: PageCtx::new(&req, "Invoices"),
-        rows: rows(list, &names, state.now().date_naive()),
+        rows: rows(list, &names, &docs, today),
         tenants,
         tenant_id: tid,
+        years: years(today),
+        totals: total_rows(totals),
         paging: paging.with_total(total),
-        base_query: format!("tenant={tid}"),
+        base_query: q.query_string(),
+        q,
     })
 }
 
@@ -529,7 +876,7 @@ async fn download(p: Principal, state: web::Data<AppState>, id: web::Path<i64>) 
     let id = id.into_inner();
     let i = state.db(move |c| Ok(invoice::find(c, id)?)).await?;
     p.scope.require(Action::ViewBilling, i.tenant_id)?;
-    let Some(hash) = i.pdf_sha256.clone().filter(|_| i.status != "draft") else {
+    let Some(hash) = invoice::pdf_hash(&i).map(str::to_string) else {
         return Err(AppError::NotFound);
     };
     let bytes = state.files().get(&hash).await.map_err(AppError::internal)?;

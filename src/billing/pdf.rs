@@ -56,6 +56,12 @@ pub fn render(d: &Document) -> Result<Vec<u8>, String> {
             Paragraph::new(StyledString::new("VOID", Style::new().bold().with_font_size(16)))
                 .aligned(Alignment::Right),
         );
+        if let Some(at) = d.invoice.voided_at {
+            title.push(p(&format!("Voided {}", at.format("%Y-%m-%d"))).aligned(Alignment::Right));
+        }
+        if let Some(r) = &d.invoice.void_reason {
+            title.push(p(&format!("Reason: {r}")).aligned(Alignment::Right));
+        }
     }
     head.row().element(vendor).element(title).push().map_err(|e| e.to_string())?;
     doc.push(head);
@@ -72,6 +78,9 @@ pub fn render(d: &Document) -> Result<Vec<u8>, String> {
     }
     bill.push(p(&format!("{}, {} {}", pr.city, pr.region, pr.postal_code)));
     bill.push(p(&pr.country));
+    for contact in &d.contacts {
+        bill.push(p(contact));
+    }
     let mut refs = LinearLayout::vertical();
     refs.push(Paragraph::new(StyledString::new("Details", Style::new().bold())));
     if let Some(po) = &d.invoice.po_number {
@@ -139,8 +148,15 @@ pub fn render(d: &Document) -> Result<Vec<u8>, String> {
         false,
     )?;
     row(&mut totals, "Total", d.invoice.total_minor, true)?;
-    row(&mut totals, "Amount due", if d.invoice.status == "paid" { 0 } else { d.invoice.total_minor }, true)?;
+    let due = if d.invoice.status == "issued" { d.invoice.total_minor } else { 0 };
+    row(&mut totals, "Amount due", due, true)?;
     doc.push(totals);
+    if !d.invoice.notes.trim().is_empty() {
+        doc.push(Break::new(1.0));
+        for line in d.invoice.notes.lines() {
+            doc.push(p(line));
+        }
+    }
     doc.push(Break::new(1.5));
     let mut pay = LinearLayout::vertical();
     pay.push(Paragraph::new(StyledString::new("How to pay", Style::new().bold())));

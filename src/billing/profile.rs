@@ -6,7 +6,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::model::{BillingProfile, VendorSettings};
@@ -129,21 +128,8 @@ impl ProfileForm {
             },
             (_, None) => None,
         };
-        let date = |e: &mut FormErrors, field: &str, raw: &str| -> Option<NaiveDate> {
-            let raw = raw.trim();
-            if raw.is_empty() {
-                return None;
-            }
-            match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    e.add(field, "Enter a date like 2026-06-30.");
-                    None
-                }
-            }
-        };
-        let po_expires = date(&mut e, "po_expires", &self.po_expires);
-        let renewal_date = date(&mut e, "renewal_date", &self.renewal_date);
+        let po_expires = form::optional_date(&mut e, "po_expires", &self.po_expires);
+        let renewal_date = form::optional_date(&mut e, "renewal_date", &self.renewal_date);
         let terms_days = if self.terms_days.trim().is_empty() {
             30
         } else {
@@ -217,6 +203,9 @@ struct ProfilePage {
     contacts: Vec<super::contacts::Contact>,
     cf: super::contacts::ContactForm,
     cerrors: FormErrors,
+    po_docs: Vec<super::po::PoDocument>,
+    upload_po: String,
+    uerrors: FormErrors,
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,8 +227,15 @@ async fn load_page(
     };
     p.scope.require(Action::ViewBilling, tid)?;
     let now = now_micros(state.now());
-    let (profile, vendor, contacts) = state
-        .db(move |c| Ok((store::profile(c, tid)?, store::vendor(c)?, super::contacts::of_tenant(c, tid)?)))
+    let (profile, vendor, contacts, po_docs) = state
+        .db(move |c| {
+            Ok((
+                store::profile(c, tid)?,
+                store::vendor(c)?,
+                super::contacts::of_tenant(c, tid)?,
+                super::po::of_tenant(c, tid)?,
+            ))
+        })
         .await?;
     let saved = profile.is_some();
     let profile = profile.unwrap_or_else(|| {
@@ -264,7 +260,25 @@ async fn load_page(
         contacts,
         cf: super::contacts::ContactForm::default(),
         cerrors: FormErrors::new(),
+        upload_po: profile.po_number.clone().unwrap_or_default(),
+        po_docs,
+        uerrors: FormErrors::new(),
     })
+}
+
+/// The billing page re-rendered with the PO upload form's errors.
+pub async fn page_with_upload_errors(
+    req: &HttpRequest,
+    p: &Principal,
+    state: &AppState,
+    tenant: i64,
+    upload_po: String,
+    uerrors: FormErrors,
+) -> AppResult<impl Template + use<>> {
+    let mut page = load_page(req, p, state, Some(tenant), None).await?;
+    page.upload_po = upload_po;
+    page.uerrors = uerrors;
+    Ok(page)
 }
 
 /// The billing page re-rendered with the contact form's errors.
@@ -401,6 +415,8 @@ struct SettingsForm {
     default_currency: String,
     #[serde(default)]
     default_terms_days: String,
+    #[serde(default)]
+    renewal_lead_days: String,
 }
 
 async fn save_settings(
@@ -423,18 +439,33 @@ async fn save_settings(
     }
     let terms = form::integer(&mut e, "default_terms_days", "payment terms", &f.default_terms_days, 0, 180)
         .unwrap_or(30) as i32;
+    let lead = if f.renewal_lead_days.trim().is_empty() {
+        60
+    } else {
+        form::integer(&mut e, "renewal_lead_days", "the renewal lead time", &f.renewal_lead_days, 0, 365)
+            .unwrap_or(60) as i32
+    };
+    let now = now_micros(state.now());
+    let v = VendorSettings {
+        id: 1,
+        legal_name: legal,
+        address,
+        tax_id,
+        remit_to: remit,
+        invoice_footer: footer,
+        default_currency: cur.map(|c| c.code.to_string()).unwrap_or_else(|| f.default_currency.clone()),
+        default_terms_days: terms,
+        updated_at: now,
+        renewal_lead_days: lead,
+    };
     if !e.is_empty() {
-        let now = now_micros(state.now());
         let v = VendorSettings {
-            id: 1,
             legal_name: f.legal_name.clone(),
             address: f.address.clone(),
             tax_id: f.tax_id.clone(),
             remit_to: f.remit_to.clone(),
             invoice_footer: f.invoice_footer.clone(),
-            default_currency: f.default_currency.clone(),
-            default_terms_days: terms,
-            updated_at: now,
+            ..v
         };
         let page = SettingsPage {
             ctx: PageCtx::new(&req, "Invoicing details"),
@@ -444,14 +475,12 @@ async fn save_settings(
         };
         return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let code = cur.map(|c| c.code).unwrap_or("USD");
-    let now = now_micros(state.now());
     let actor = Actor::of(&req, &p);
     state
         .db(move |c| {
             Ok(write_tx(c, |c| {
                 let before = store::vendor(c)?;
-                store::save_vendor(c, &legal, &address, &tax_id, &remit, &footer, code, terms, now)?;
+                store::save_vendor(c, &v)?;
                 let after = store::vendor(c)?;
                 audit::record(
                     c,

@@ -322,6 +322,22 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        void_pdf_sha256 -> Nullable<Text>,
+        replaces_id -> Nullable<BigInt>,
+        renewal_for -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    po_documents (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        po_number -> Text,
+        filename -> Text,
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        uploaded_by -> Nullable<BigInt>,
+        uploaded_at -> Timestamp,
     }
 }
 
@@ -349,6 +365,7 @@ diesel::table! {
         default_currency -> Text,
         default_terms_days -> Integer,
         updated_at -> Timestamp,
+        renewal_lead_days -> Integer,
     }
 }
 

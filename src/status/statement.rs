@@ -231,10 +231,7 @@ pub fn render_pdf(f: &Figures) -> Result<Vec<u8>, String> {
 
 /// The statement as CSV.
 pub fn render_csv(f: &Figures) -> String {
-    let q = |s: &str| {
-        let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
-        format!("\"{}\"", s.replace('"', "\"\""))
-    };
+    let q = crate::web::csv::field;
     let mut out = String::from(
         "month,tenant,component,uptime_percent,counted_minutes,excluded_maintenance_minutes,weighted_outage_minutes\n",
     );

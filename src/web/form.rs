@@ -71,6 +71,21 @@ pub fn optional_text(
     Some(v.to_string())
 }
 
+/// An optional `YYYY-MM-DD` date (what `<input type=date>` sends).
+pub fn optional_date(errs: &mut FormErrors, field: &str, raw: &str) -> Option<chrono::NaiveDate> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    match chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errs.add(field, "Enter a date like 2026-06-30.");
+            None
+        }
+    }
+}
+
 /// A syntactically plausible email address, lower-cased.
 pub fn email(errs: &mut FormErrors, field: &str, raw: &str) -> String {
     let v = raw.trim().to_ascii_lowercase();

@@ -4,6 +4,7 @@
 
 pub mod assets;
 pub mod charts;
+pub mod csv;
 pub mod flash;
 pub mod form;
 pub mod health;
@@ -12,3 +13,4 @@ pub mod middleware;
 pub mod pagination;
 pub mod pdf;
 pub mod token;
+pub mod upload;

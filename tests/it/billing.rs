@@ -141,7 +141,7 @@ both_backends!(profiles_are_scoped_validated_and_audited, |app| {
     assert!(r.body.contains("Enter the legal name."));
 });
 
-fn profile_for(app: &crate::harness::TestApp, tenant: i64) {
+pub fn profile_for(app: &crate::harness::TestApp, tenant: i64) {
     let now = keel::db::now_micros(app.state.now());
     let mut p = keel::billing::model::BillingProfile::empty(tenant, "USD", 30, now);
     p.po_number = Some("PO-2026-0412".into());
@@ -249,7 +249,7 @@ both_backends!(issuing_numbers_renders_and_freezes_once, |app| {
     }
 });
 
-fn line(
+pub fn line(
     d: &str,
     k: &str,
     q: rust_decimal::Decimal,
@@ -295,7 +295,7 @@ both_backends!(invoice_pages_issue_pay_and_scope_downloads, |app| {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let buyer = app.signed_in(Role::Procurement, Some(d1)).await;
     assert!(
-        buyer.get("/billing/invoices").await.body.contains("No invoices yet"),
+        buyer.get("/billing/invoices").await.body.contains("No invoices here"),
         "drafts are not shown to tenants"
     );
     let r = admin.post(&format!("{path}/issue"), &[]).await;

@@ -306,6 +306,47 @@ impl Client {
         self.send(TestRequest::post().uri(path).set_form(&pairs)).await
     }
 
+    /// POSTs a multipart form with one file (`(field, filename, bytes)`); adds the CSRF token
+    /// unless the fields have one.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, &[u8])>,
+    ) -> Resp {
+        let boundary = "----keel-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body: Vec<u8> = Vec::new();
+        let mut pairs: Vec<(String, String)> =
+            fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        if !pairs.iter().any(|(k, _)| k == "csrf_token") {
+            pairs.push(("csrf_token".into(), self.csrf.borrow().clone()));
+        }
+        for (k, v) in pairs {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                    .as_bytes(),
+            );
+        }
+        if let Some((field, filename, bytes)) = file {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.send(
+            TestRequest::post()
+                .uri(path)
+                .insert_header(("content-type", format!("multipart/form-data; boundary={boundary}")))
+                .set_payload(body),
+        )
+        .await
+    }
+
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.jar.borrow().get(name).cloned()
     }

@@ -6,6 +6,7 @@ pub mod harness;
 mod auth;
 mod billing;
 mod identity;
+mod invoices;
 mod jobs;
 mod matrix;
 mod migrations;

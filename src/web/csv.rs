@@ -1,0 +1,27 @@
+//! CSV exports: every field quoted, and a leading `= + - @` (or tab / carriage return)
+//! neutralised with an apostrophe so a spreadsheet never runs a cell as a formula.
+
+/// One quoted, formula-safe field.
+pub fn field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// One line of quoted fields, ending in a newline.
+pub fn line<S: AsRef<str>>(fields: &[S]) -> String {
+    let mut out = fields.iter().map(|f| field(f.as_ref())).collect::<Vec<_>>().join(",");
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_and_neutralises_formulas() {
+        assert_eq!(field("a\"b"), "\"a\"\"b\"");
+        assert_eq!(field("=SUM(A1)"), "\"'=SUM(A1)\"");
+        assert_eq!(line(&["x", "-1"]), "\"x\",\"'-1\"\n");
+    }
+}
