@@ -347,7 +347,8 @@ fn seed_billing(c: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<()> {
     Ok(())
 }
 
-/// Lincoln's invoices: paid, overdue, issued and a draft renewal (PDFs rendered for real).
+/// Lincoln's invoices: paid, overdue, voided and corrected, issued and a draft (PDFs rendered
+/// for real), its uploaded PO, and Riverside's renewal draft.
 pub async fn seed_invoices(state: &AppState) -> anyhow::Result<()> {
     use crate::billing::invoice::{self, NewLine};
     use rust_decimal::Decimal;
@@ -359,7 +360,7 @@ pub async fn seed_invoices(state: &AppState) -> anyhow::Result<()> {
         tenants::by_slug(&mut c, "LINCOLN")?.ok_or_else(|| anyhow::anyhow!("demo district missing"))?
     };
     type DemoLine = (&'static str, &'static str, Decimal, Decimal);
-    let specs: [(i64, &str, Vec<DemoLine>); 4] = [
+    let specs: [(i64, &str, Vec<DemoLine>); 5] = [
         (
             145,
             "paid",
@@ -384,6 +385,16 @@ pub async fn seed_invoices(state: &AppState) -> anyhow::Result<()> {
             )],
         ),
         (
+            14,
+            "void",
+            vec![(
+                "Additional licences, Saltillo Elementary",
+                "license",
+                Decimal::from(90),
+                Decimal::new(3880, 2),
+            )],
+        ),
+        (
             13,
             "issued",
             vec![(
@@ -397,13 +408,14 @@ pub async fn seed_invoices(state: &AppState) -> anyhow::Result<()> {
             0,
             "draft",
             vec![(
-                "Assessment platform licences, 2027-28 school year (renewal)",
+                "Additional licences, two schools joining in January",
                 "license",
-                Decimal::from(1300),
-                Decimal::new(3995, 2),
+                Decimal::from(140),
+                Decimal::new(3880, 2),
             )],
         ),
     ];
+    let mut voided: Option<i64> = None;
     for (days_ago, state_name, lines) in specs {
         let now = now_micros(state.now());
         let tid = lincoln.id;
@@ -434,6 +446,21 @@ pub async fn seed_invoices(state: &AppState) -> anyhow::Result<()> {
         let issued = invoice::issue_now(state, actor.clone(), id, today - Duration::days(days_ago))
             .await?
             .map_err(|e| anyhow::anyhow!("demo invoice: {e}"))?;
+        if state_name == "void" {
+            invoice::void_now(
+                state,
+                actor.clone(),
+                id,
+                "Seat count was 90; the signed PO covers 85".into(),
+                false,
+            )
+            .await?
+            .map_err(|e| anyhow::anyhow!("demo void: {e}"))?;
+            voided = Some(id);
+        }
+        if let (Some(v), "issued") = (voided, state_name) {
+            state.db(move |c| Ok(invoice::set_replaces(c, id, v)?)).await?;
+        }
         if state_name == "paid" {
             let a = actor.clone();
             let now = now_micros(state.now());
@@ -446,5 +473,137 @@ pub async fn seed_invoices(state: &AppState) -> anyhow::Result<()> {
                 .await?;
         }
     }
+    seed_po_document(state, lincoln.id).await?;
+    seed_renewal(state).await
+}
+
+/// Lincoln's signed purchase order, uploaded by its procurement officer.
+async fn seed_po_document(state: &AppState, tenant: i64) -> anyhow::Result<()> {
+    use genpdf::elements::{Break, Paragraph};
+    let mut doc = genpdf::Document::new(crate::web::pdf::fonts().map_err(|e| anyhow::anyhow!(e))?);
+    doc.set_minimal_conformance();
+    doc.set_title("Purchase order PO-2026-0412");
+    let lines = [
+        "LINCOLN PUBLIC SCHOOLS - PURCHASE ORDER",
+        "PO number: PO-2026-0412",
+        "Vendor: Brightwave Learning, Inc., 200 Market Street, Suite 400, San Francisco, CA 94105",
+        "Ship/bill to: Accounts Payable, 5905 O Street, Lincoln, NE 68510",
+        "Description: Assessment platform licences and services, school year 2026-27",
+        "Not to exceed: USD 48,500.00. Valid through 2027-06-30. Net 30.",
+        "Cost centre: Instructional Technology 10-2210",
+        "Approved: Director of Purchasing (signed)",
+    ];
+    for l in lines {
+        doc.push(Paragraph::new(l));
+        doc.push(Break::new(0.5));
+    }
+    let mut bytes = Vec::new();
+    doc.render(&mut bytes).map_err(|e| anyhow::anyhow!("demo PO: {e}"))?;
+    let size = bytes.len() as i64;
+    let hash = state.files().put(bytes::Bytes::from(bytes)).await?;
+    let now = now_micros(state.now()) - Duration::days(150);
+    let buyer = state
+        .db(|c| {
+            use diesel::prelude::*;
+            Ok(crate::db::schema::users::table
+                .filter(crate::db::schema::users::email.eq("priya.raman@lincoln.k12.example"))
+                .select(crate::db::schema::users::id)
+                .first::<i64>(c)
+                .optional()?)
+        })
+        .await?;
+    let actor = crate::audit::Actor {
+        user_id: buyer,
+        label: "priya.raman@lincoln.k12.example".into(),
+        request_id: String::new(),
+        ip: String::new(),
+    };
+    state
+        .db(move |c| {
+            Ok(write_tx(c, |c| {
+                crate::billing::po::insert(
+                    c,
+                    &actor,
+                    tenant,
+                    "PO-2026-0412",
+                    "Signed PO-2026-0412.pdf",
+                    &hash,
+                    size,
+                    now,
+                )
+            })?)
+        })
+        .await?;
+    Ok(())
+}
+
+/// Riverside buys with a PO too and renews in six weeks: last year's paid invoice, and the
+/// renewal draft Keel prepared from it for the vendor to review.
+async fn seed_renewal(state: &AppState) -> anyhow::Result<()> {
+    use crate::billing::invoice::{self, NewLine};
+    use rust_decimal::Decimal;
+    let actor = crate::audit::Actor::system("keel demo seed");
+    let now = now_micros(state.now());
+    let today = state.now().date_naive();
+    let tid = state
+        .db(move |c| {
+            let t = tenants::by_slug(c, "RIVERSIDE")?.ok_or(crate::error::AppError::NotFound)?;
+            let mut p = crate::billing::model::BillingProfile::empty(t.id, "USD", 45, now);
+            p.po_number = Some("RUSD-PO-25-1187".into());
+            p.address_line1 = "Business Services, 3380 14th Street".into();
+            p.city = "Riverside".into();
+            p.region = "CA".into();
+            p.postal_code = "92501".into();
+            p.renewal_date = Some(today + Duration::days(45));
+            p.tax_exempt_note = "California public school district: sales tax exempt".into();
+            write_tx(c, |c| {
+                crate::billing::store::save_profile(c, &p)?;
+                use crate::db::schema::billing_contacts as bc;
+                use diesel::prelude::*;
+                diesel::insert_into(bc::table)
+                    .values((
+                        bc::tenant_id.eq(t.id),
+                        bc::name.eq("Riverside Purchasing"),
+                        bc::email.eq("purchasing@riverside.k12.example"),
+                        bc::role.eq("procurement"),
+                        bc::verified_at.eq(Some(now)),
+                        bc::created_at.eq(now),
+                    ))
+                    .execute(c)
+            })?;
+            Ok(t.id)
+        })
+        .await?;
+    let usd = crate::billing::money::currency("USD").ok_or_else(|| anyhow::anyhow!("USD missing"))?;
+    let a = actor.clone();
+    let id = state
+        .db(move |c| {
+            let profile = crate::billing::store::profile(c, tid)?.ok_or(crate::error::AppError::NotFound)?;
+            Ok(write_tx(c, |c| {
+                let id = invoice::create_draft(c, &a, tid, &profile, now)?;
+                let i = invoice::find(c, id)?;
+                let l = NewLine {
+                    description: "Assessment platform licences, 12 months".into(),
+                    kind: "license".into(),
+                    quantity: Decimal::from(640),
+                    unit_price: Decimal::new(3650, 2),
+                };
+                invoice::add_line(c, &i, &l, usd, now)?;
+                Ok::<_, diesel::result::Error>(id)
+            })?)
+        })
+        .await?;
+    let issued = invoice::issue_now(state, actor.clone(), id, today - Duration::days(320))
+        .await?
+        .map_err(|e| anyhow::anyhow!("demo invoice: {e}"))?;
+    let base = state.config().base_url.clone();
+    state
+        .db(move |c| {
+            Ok(write_tx(c, |c| {
+                invoice::mark_paid(c, &actor, &issued, "check", "Check 40417", now)?;
+                crate::billing::renewal::prepare_due(c, &base, today, now)
+            })?)
+        })
+        .await?;
     Ok(())
 }

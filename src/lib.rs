@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod help;
 pub mod jobs;
 pub mod notify;
 pub mod status;
@@ -229,6 +230,7 @@ pub fn build_app(
         .configure(tenancy::district::routes)
         .configure(status::routes)
         .configure(billing::routes)
+        .configure(help::routes)
         .configure(jobs::admin::routes)
         .configure(notify::admin::routes)
         .default_service(aweb::to(not_found))

@@ -615,6 +615,11 @@ fn store_put(
     Ok(move |bytes: Vec<u8>| handle.block_on(files.put(bytes::Bytes::from(bytes))).map_err(|e| e.to_string()))
 }
 
+/// Records that `id` corrects the voided invoice `replaces` (for invoices issued separately).
+pub fn set_replaces(c: &mut DbConn, id: i64, replaces: i64) -> QueryResult<usize> {
+    diesel::update(inv::table.find(id)).set(inv::replaces_id.eq(Some(replaces))).execute(c)
+}
+
 /// The invoice that corrects this one, if any.
 pub fn replaced_by(c: &mut DbConn, id: i64) -> QueryResult<Option<Invoice>> {
     inv::table

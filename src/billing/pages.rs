@@ -295,7 +295,7 @@ struct Detail {
     ctx: PageCtx,
     i: Invoice,
     tenant: String,
-    lines: Vec<(Line, String)>,
+    lines: Vec<LineRow>,
     subtotal: String,
     tax: String,
     total: String,
@@ -312,6 +312,14 @@ struct Detail {
     replaced_by: Option<(i64, String)>,
     pdf: bool,
     due_hint: String,
+}
+
+/// A line as shown: amount and unit price formatted, kind in words.
+pub struct LineRow {
+    pub l: Line,
+    pub amount: String,
+    pub unit_price: String,
+    pub kind: &'static str,
 }
 
 /// What can be typed into a draft's details form.
@@ -425,9 +433,18 @@ async fn detail_page(
         ctx: PageCtx::new(req, i.number.clone().unwrap_or_else(|| "Draft invoice".into())),
         lines: lines
             .into_iter()
-            .map(|l| {
-                let a = money::format(l.amount_minor, cur);
-                (l, a)
+            .map(|l| LineRow {
+                amount: money::format(l.amount_minor, cur),
+                unit_price: invoice::parse_decimal(&l.unit_price)
+                    .map(|d| money::format_unit_price(d, cur))
+                    .unwrap_or_else(|| l.unit_price.clone()),
+                kind: match l.kind.as_str() {
+                    "license" => "Licence",
+                    "add_on" => "Add-on",
+                    "service" => "Service",
+                    _ => "Credit",
+                },
+                l,
             })
             .collect(),
         subtotal: money::format(i.subtotal_minor, cur),

@@ -52,6 +52,7 @@ pub fn render(d: &Document) -> Result<Vec<u8>, String> {
         title.push(p(&format!("Due {d}")).aligned(Alignment::Right));
     }
     if d.invoice.status == "void" {
+        title.push(Break::new(0.8));
         title.push(
             Paragraph::new(StyledString::new("VOID", Style::new().bold().with_font_size(16)))
                 .aligned(Alignment::Right),
@@ -79,7 +80,13 @@ pub fn render(d: &Document) -> Result<Vec<u8>, String> {
     bill.push(p(&format!("{}, {} {}", pr.city, pr.region, pr.postal_code)));
     bill.push(p(&pr.country));
     for contact in &d.contacts {
-        bill.push(p(contact));
+        match contact.split_once(" <") {
+            Some((name, email)) => {
+                bill.push(p(&format!("Attn: {name}")));
+                bill.push(p(email.trim_end_matches('>')));
+            }
+            None => bill.push(p(contact)),
+        }
     }
     let mut refs = LinearLayout::vertical();
     refs.push(Paragraph::new(StyledString::new("Details", Style::new().bold())));

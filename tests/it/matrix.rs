@@ -403,6 +403,9 @@ const ROUTES: &[RouteCase] = &[
         T::None,
     ),
     r("get", "/billing/invoices", "/billing/invoices", A::ViewBilling, SignedIn, T::None),
+    r("get", "/help", "/help", A::UseAccount, SignedIn, T::None),
+    r("get", "/help/{name}", "/help/procurement-quick-start", A::UseAccount, SignedIn, T::None),
+    r("get", "/help/img/{file}", "/help/img/procurement-profile.png", A::UseAccount, SignedIn, T::None),
     r(
         "post",
         "/billing/po-documents",

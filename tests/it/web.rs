@@ -161,3 +161,28 @@ fn bad_configuration_names_the_variable() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("keel: KEEL_BIND:"), "{err}");
 }
+
+both_backends!(help_guides_are_served_to_signed_in_users, |app| {
+    let anon = app.client().await;
+    assert_eq!(anon.get("/help/procurement-quick-start").await.status, StatusCode::SEE_OTHER);
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    let buyer = app.signed_in(keel::auth::Role::Procurement, Some(d1)).await;
+    let index = buyer.get("/help").await;
+    assert!(
+        index.body.contains("/help/procurement-quick-start") && index.body.contains("/help/support-playbook")
+    );
+    let page = buyer.get("/help/procurement-quick-start").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Fill in your billing profile"), "{}", page.body);
+    // Every screenshot the guide shows is served, and links between guides resolve.
+    for (i, _) in page.body.match_indices("src=\"img/") {
+        let name: String = page.body[i + 9..].chars().take_while(|c| *c != '"').collect();
+        let img = buyer.get(&format!("/help/img/{name}")).await;
+        assert_eq!(img.status, StatusCode::OK, "{name}");
+        assert_eq!(img.header("content-type").as_deref(), Some("image/png"));
+    }
+    assert_eq!(buyer.get("/help/billing.md").await.status, StatusCode::OK);
+    assert_eq!(buyer.get("/help/nope").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(buyer.get("/help/img/../../Cargo.toml").await.status, StatusCode::NOT_FOUND);
+    assert!(buyer.get("/billing").await.body.contains("/help/procurement-quick-start"));
+});
