@@ -49,6 +49,17 @@ pub struct Invoice {
     pub replaces_id: Option<i64>,
     /// For a renewal draft: the first day of the term it bills.
     pub renewal_for: Option<NaiveDate>,
+    /// JSON of what the issued PDF showed of the vendor, profile and contacts ([`Snapshot`]).
+    pub issue_snapshot: Option<String>,
+}
+
+/// What an issued invoice showed besides its own rows, kept so a voided copy shows the same.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    pub vendor: VendorSettings,
+    pub profile: BillingProfile,
+    pub tenant_name: String,
+    pub contacts: Vec<String>,
 }
 
 /// A line of an invoice.
@@ -232,6 +243,11 @@ pub fn issue(
     // A date set on the draft wins over the day it is issued; the due date defaults to the terms.
     let issue_date = i.issue_date.unwrap_or(issue_date);
     let due = i.due_date.unwrap_or(issue_date + Duration::days(i64::from(profile.terms_days)));
+    if due < issue_date {
+        return Err(IssueError::Incomplete(vec![format!(
+            "a due date on or after the issue date ({issue_date}; the draft's due date is {due})"
+        )]));
+    }
     let seq = numbering::next_number(c, i.tenant_id, issue_date.year())?;
     let number = numbering::format_number(&tenant.slug, issue_date.year(), seq);
     let mut frozen = i.clone();
@@ -251,8 +267,16 @@ pub fn issue(
     };
     let pdf = render(&doc).map_err(IssueError::Pdf)?;
     let hash = put(pdf).map_err(IssueError::Pdf)?;
+    let snapshot = serde_json::to_string(&Snapshot {
+        vendor: doc.vendor.clone(),
+        profile: doc.profile.clone(),
+        tenant_name: doc.tenant_name.clone(),
+        contacts: doc.contacts.clone(),
+    })
+    .ok();
     diesel::update(inv::table.find(id).filter(inv::status.eq("draft")))
         .set((
+            inv::issue_snapshot.eq(snapshot),
             inv::number.eq(Some(&number)),
             inv::status.eq("issued"),
             inv::issue_date.eq(Some(issue_date)),
@@ -452,7 +476,7 @@ pub fn void(
     stamped.voided_at = Some(now);
     let doc = document(c, &stamped)?;
     let hash = put(render(&doc).map_err(VoidError::Pdf)?).map_err(VoidError::Pdf)?;
-    diesel::update(inv::table.find(id).filter(inv::status.eq("issued")))
+    let changed = diesel::update(inv::table.find(id).filter(inv::status.eq("issued")))
         .set((
             inv::status.eq("void"),
             inv::voided_at.eq(Some(now)),
@@ -461,6 +485,10 @@ pub fn void(
             inv::updated_at.eq(now),
         ))
         .execute(c)?;
+    if changed != 1 {
+        // Paid (or voided) by someone else since it was read: the transaction rolls back.
+        return Err(VoidError::NotIssued);
+    }
     let corrected = if correct {
         let profile = store::profile(c, i.tenant_id)?
             .unwrap_or_else(|| BillingProfile::empty(i.tenant_id, &i.currency, 30, now));
@@ -510,8 +538,19 @@ pub fn copy_lines(c: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
     Ok(())
 }
 
-/// Everything an invoice's PDF shows, read from the database (for a stamped copy).
+/// Everything an invoice's PDF shows (for a stamped copy): what it showed when issued, or the
+/// current details for an invoice issued before snapshots were kept.
 pub fn document(c: &mut DbConn, i: &Invoice) -> QueryResult<Document> {
+    if let Some(snap) = i.issue_snapshot.as_deref().and_then(|s| serde_json::from_str::<Snapshot>(s).ok()) {
+        return Ok(Document {
+            invoice: i.clone(),
+            lines: lines(c, i.id)?,
+            vendor: snap.vendor,
+            profile: snap.profile,
+            tenant_name: snap.tenant_name,
+            contacts: snap.contacts,
+        });
+    }
     let tenant = crate::tenancy::store::find(c, i.tenant_id)?;
     let vendor = store::vendor(c)?;
     let profile = store::profile(c, i.tenant_id)?.unwrap_or_else(|| {
@@ -531,6 +570,13 @@ pub fn document(c: &mut DbConn, i: &Invoice) -> QueryResult<Document> {
 /// Deletes a draft and its lines (drafts have no number, so nothing is lost), audited.
 pub fn delete_draft(c: &mut DbConn, actor: &Actor, i: &Invoice, now: NaiveDateTime) -> QueryResult<bool> {
     if i.status != "draft" {
+        return Ok(false);
+    }
+    // Lock the row as a draft first (a concurrent issue waits, or has already won).
+    let still_draft = diesel::update(inv::table.find(i.id).filter(inv::status.eq("draft")))
+        .set(inv::updated_at.eq(now))
+        .execute(c)?;
+    if still_draft != 1 {
         return Ok(false);
     }
     diesel::delete(il::table.filter(il::invoice_id.eq(i.id))).execute(c)?;
@@ -664,38 +710,40 @@ pub struct ListFilter {
 
 /// Invoices matching the filter, newest first.
 pub fn list(c: &mut DbConn, f: &ListFilter, offset: i64, limit: i64) -> QueryResult<(Vec<Invoice>, i64)> {
-    let build = || {
-        let mut q = inv::table.into_boxed();
-        if let Some(ts) = &f.tenants {
-            q = q.filter(inv::tenant_id.eq_any(ts.clone()));
-        }
-        if let Some(t) = f.tenant {
-            q = q.filter(inv::tenant_id.eq(t));
-        }
-        if let Some(s) = &f.status {
-            q = q.filter(inv::status.eq(s.clone()));
-        }
-        if f.hide_drafts {
-            q = q.filter(inv::status.ne("draft"));
-        }
-        if let Some(y) = f.year {
-            let (from, to) = year_bounds(y);
-            q = q.filter(
-                inv::issue_date.ge(from).and(inv::issue_date.lt(to)).or(inv::status
-                    .eq("draft")
-                    .and(inv::created_at.ge(from.and_time(chrono::NaiveTime::MIN)))
-                    .and(inv::created_at.lt(to.and_time(chrono::NaiveTime::MIN)))),
-            );
-        }
-        if let Some(d) = f.overdue_on {
-            q = q.filter(inv::status.eq("issued")).filter(inv::due_date.lt(d));
-        }
-        q
-    };
-    let total = build().count().get_result(c)?;
+    let total = filtered(f).count().get_result(c)?;
     let rows =
-        build().order(inv::id.desc()).offset(offset).limit(limit).select(Invoice::as_select()).load(c)?;
+        filtered(f).order(inv::id.desc()).offset(offset).limit(limit).select(Invoice::as_select()).load(c)?;
     Ok((rows, total))
+}
+
+/// The invoices table filtered as `f` says.
+fn filtered(f: &ListFilter) -> inv::BoxedQuery<'static, <DbConn as diesel::Connection>::Backend> {
+    let mut q = inv::table.into_boxed();
+    if let Some(ts) = &f.tenants {
+        q = q.filter(inv::tenant_id.eq_any(ts.clone()));
+    }
+    if let Some(t) = f.tenant {
+        q = q.filter(inv::tenant_id.eq(t));
+    }
+    if let Some(s) = &f.status {
+        q = q.filter(inv::status.eq(s.clone()));
+    }
+    if f.hide_drafts {
+        q = q.filter(inv::status.ne("draft"));
+    }
+    if let Some(y) = f.year {
+        let (from, to) = year_bounds(y);
+        q = q.filter(
+            inv::issue_date.ge(from).and(inv::issue_date.lt(to)).or(inv::status
+                .eq("draft")
+                .and(inv::created_at.ge(from.and_time(chrono::NaiveTime::MIN)))
+                .and(inv::created_at.lt(to.and_time(chrono::NaiveTime::MIN)))),
+        );
+    }
+    if let Some(d) = f.overdue_on {
+        q = q.filter(inv::status.eq("issued")).filter(inv::due_date.lt(d));
+    }
+    q
 }
 
 /// Sums per currency over every invoice matching the filter (not only one page).
@@ -713,22 +761,25 @@ pub struct Totals {
 
 /// Totals per currency of the invoices matching the filter (void and drafts count nowhere).
 pub fn totals(c: &mut DbConn, f: &ListFilter, today: NaiveDate) -> QueryResult<Vec<Totals>> {
-    let (rows, _) = list(c, f, 0, i64::MAX)?;
+    let rows: Vec<(String, String, i64, Option<NaiveDate>)> = filtered(f)
+        .filter(inv::status.eq_any(["issued", "paid"]))
+        .select((inv::currency, inv::status, inv::total_minor, inv::due_date))
+        .load(c)?;
     let mut out: Vec<Totals> = Vec::new();
-    for i in rows.iter().filter(|i| i.status == "issued" || i.status == "paid") {
-        let idx = match out.iter().position(|t| t.currency == i.currency) {
+    for (currency, status, total, due_date) in rows {
+        let idx = match out.iter().position(|t| t.currency == currency) {
             Some(x) => x,
             None => {
-                out.push(Totals { currency: i.currency.clone(), ..Totals::default() });
+                out.push(Totals { currency, ..Totals::default() });
                 out.len() - 1
             }
         };
         let t = &mut out[idx];
-        t.invoiced_minor += i.total_minor;
-        if i.status == "issued" {
-            t.outstanding_minor += i.total_minor;
-            if i.due_date.is_some_and(|d| d < today) {
-                t.overdue_minor += i.total_minor;
+        t.invoiced_minor += total;
+        if status == "issued" {
+            t.outstanding_minor += total;
+            if due_date.is_some_and(|d| d < today) {
+                t.overdue_minor += total;
             }
         }
     }

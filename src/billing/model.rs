@@ -2,12 +2,12 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::schema::{billing_profiles, vendor_settings};
 
 /// The vendor's invoicing details.
-#[derive(Debug, Clone, Queryable, Selectable, AsChangeset, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, AsChangeset, Serialize, Deserialize)]
 #[diesel(table_name = vendor_settings)]
 pub struct VendorSettings {
     pub id: i32,
@@ -24,7 +24,7 @@ pub struct VendorSettings {
 }
 
 /// How a tenant buys.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, PartialEq)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize, PartialEq)]
 #[diesel(table_name = billing_profiles)]
 pub struct BillingProfile {
     pub tenant_id: i64,

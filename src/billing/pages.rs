@@ -216,7 +216,8 @@ async fn admin_list(
         .db(move |c| {
             let (l, t) = invoice::list(c, &f, offset, limit)?;
             let totals = if csv { Vec::new() } else { invoice::totals(c, &f, today)? };
-            Ok((l, t, crate::tenancy::store::names(c, None)?, super::po::all(c)?, totals))
+            let tenants: Vec<i64> = l.iter().map(|i| i.tenant_id).collect();
+            Ok((l, t, crate::tenancy::store::names(c, None)?, super::po::of_tenants(c, &tenants)?, totals))
         })
         .await?;
     if csv {
@@ -359,6 +360,10 @@ impl DraftForm {
         let notes = form::optional_text(&mut e, "notes", "the notes", &self.notes, 1000).unwrap_or_default();
         let tax_rate_bp = match invoice::parse_decimal(self.tax_rate.trim().trim_end_matches('%')) {
             _ if self.tax_rate.trim().is_empty() => 0,
+            _ if self.tax_rate.contains(',') => {
+                e.add("tax_rate", "Use a point for decimals, e.g. 8.25.");
+                0
+            }
             Some(r) if r >= rust_decimal::Decimal::ZERO && r <= rust_decimal::Decimal::from(30) => {
                 let bp = r * rust_decimal::Decimal::from(100);
                 if bp.fract() != rust_decimal::Decimal::ZERO {
@@ -372,6 +377,11 @@ impl DraftForm {
             }
         };
         let issue_date = form::optional_date(&mut e, "issue_date", &self.issue_date);
+        if let Some(d) = issue_date
+            && (d - today).num_days().abs() > 366
+        {
+            e.add("issue_date", "Choose an issue date within a year of today.");
+        }
         let due_date = form::optional_date(&mut e, "due_date", &self.due_date);
         if let Some(due) = due_date {
             match issue_date {
@@ -626,7 +636,7 @@ struct PaidForm {
 
 /// The page to return to: the invoice, or the staff list the form was sent from.
 fn back_to(back: &str, id: i64) -> String {
-    if back.starts_with("/admin/invoices?") && !back.contains("//") {
+    if back.starts_with("/admin/invoices?") && !back.contains("//") && !back.chars().any(char::is_control) {
         back.to_string()
     } else {
         format!("/admin/invoices/{id}")

@@ -81,9 +81,13 @@ pub fn of_tenant(c: &mut DbConn, tenant: i64) -> QueryResult<Vec<PoDocument>> {
         .load(c)
 }
 
-/// Every PO document (for the staff invoice list, to link the document each invoice cites).
-pub fn all(c: &mut DbConn) -> QueryResult<Vec<PoDocument>> {
-    pd::table.order(pd::id.desc()).select(PoDocument::as_select()).load(c)
+/// The PO documents of some tenants (for a page of the staff invoice list).
+pub fn of_tenants(c: &mut DbConn, tenants: &[i64]) -> QueryResult<Vec<PoDocument>> {
+    pd::table
+        .filter(pd::tenant_id.eq_any(tenants.to_vec()))
+        .order(pd::id.desc())
+        .select(PoDocument::as_select())
+        .load(c)
 }
 
 /// The documents of a tenant for one PO number (what an invoice citing it shows).

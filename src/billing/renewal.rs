@@ -1,7 +1,8 @@
 //! Renewals: a daily job prepares, N days (vendor setting, default 60) before a PO-mode
 //! tenant's renewal date, a draft invoice for the next term with the lines of its last issued
 //! invoice, for an internal admin to review and issue; the tenant's procurement contact is told
-//! by email. One draft per tenant and renewal date (a unique index), so a rerun changes nothing.
+//! by email. One draft per tenant and renewal date (the `renewals` table), so a rerun, or a
+//! deleted draft, changes nothing.
 
 use chrono::{Duration, Months, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -10,55 +11,72 @@ use super::invoice::{self, Invoice};
 use super::model::BillingProfile;
 use crate::AppState;
 use crate::audit::{self, Actor, Event};
-use crate::db::schema::{billing_profiles as bp, invoices as inv};
+use crate::db::schema::{billing_profiles as bp, invoices as inv, renewals as rn};
 use crate::db::{DbConn, now_micros, write_tx};
 use crate::notify::{self, Email};
 
 /// The last day of the term that starts on `start`.
 pub fn term_end(start: NaiveDate, schedule: &str) -> NaiveDate {
     let months = if schedule == "semi_annual" { 6 } else { 12 };
-    start.checked_add_months(Months::new(months)).unwrap_or(start) - Duration::days(1)
+    let next = start.checked_add_months(Months::new(months)).unwrap_or(start);
+    next.checked_sub_signed(Duration::days(1)).unwrap_or(next)
 }
 
 /// Whether a renewal draft is due today for a renewal on `renewal` with `lead` days' notice
 /// (up to 30 days after the date, in case Keel was not running on the day).
 pub fn is_due(renewal: NaiveDate, lead: i64, today: NaiveDate) -> bool {
-    today >= renewal - Duration::days(lead) && today <= renewal + Duration::days(30)
+    let (Some(from), Some(to)) =
+        (renewal.checked_sub_signed(Duration::days(lead)), renewal.checked_add_signed(Duration::days(30)))
+    else {
+        return false;
+    };
+    today >= from && today <= to
 }
 
-/// Prepares the renewal drafts due today; returns the ids of the drafts created.
-pub fn prepare_due(
-    c: &mut DbConn,
-    base_url: &str,
-    today: NaiveDate,
-    now: NaiveDateTime,
-) -> QueryResult<Vec<i64>> {
+/// The PO-mode profiles whose renewal draft is due today and not yet prepared.
+pub fn due(c: &mut DbConn, today: NaiveDate) -> QueryResult<Vec<(BillingProfile, NaiveDate)>> {
     let lead = i64::from(super::store::vendor(c)?.renewal_lead_days);
     let profiles: Vec<BillingProfile> = bp::table
         .filter(bp::mode.eq("invoice_po"))
         .filter(bp::renewal_date.is_not_null())
         .select(BillingProfile::as_select())
         .load(c)?;
-    let mut created = Vec::new();
+    let mut out = Vec::new();
     for p in profiles {
         let Some(renewal) = p.renewal_date else { continue };
         if !is_due(renewal, lead, today) {
             continue;
         }
-        let exists: i64 = inv::table
-            .filter(inv::tenant_id.eq(p.tenant_id))
-            .filter(inv::renewal_for.eq(renewal))
+        let done: i64 = rn::table
+            .filter(rn::tenant_id.eq(p.tenant_id))
+            .filter(rn::renewal_date.eq(renewal))
             .count()
             .get_result(c)?;
-        if exists > 0 {
-            continue;
+        if done == 0 {
+            out.push((p, renewal));
         }
+    }
+    Ok(out)
+}
+
+/// Prepares every renewal draft due today in the caller's transaction (the job does one
+/// transaction per tenant instead); returns the ids of the drafts created.
+pub fn prepare_due(
+    c: &mut DbConn,
+    base_url: &str,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<i64>> {
+    let mut created = Vec::new();
+    for (p, renewal) in due(c, today)? {
         created.push(prepare(c, &p, renewal, base_url, now)?);
     }
     Ok(created)
 }
 
-fn prepare(
+/// Prepares one tenant's renewal draft (recorded in `renewals`, so it happens once per
+/// renewal date even if the draft is later deleted). Call inside a write transaction.
+pub fn prepare(
     c: &mut DbConn,
     p: &BillingProfile,
     renewal: NaiveDate,
@@ -68,6 +86,14 @@ fn prepare(
     let actor = Actor::system("renewals");
     let end = term_end(renewal, &p.schedule);
     let id = invoice::create_draft(c, &actor, p.tenant_id, p, now)?;
+    diesel::insert_into(rn::table)
+        .values((
+            rn::tenant_id.eq(p.tenant_id),
+            rn::renewal_date.eq(renewal),
+            rn::invoice_id.eq(id),
+            rn::prepared_at.eq(now),
+        ))
+        .execute(c)?;
     diesel::update(inv::table.find(id))
         .set((
             inv::renewal_for.eq(Some(renewal)),
@@ -82,7 +108,8 @@ fn prepare(
         .select(Invoice::as_select())
         .first(c)
         .optional()?;
-    if let Some(last) = &last {
+    // Amounts are minor units of the last invoice's currency: copy them only if it is the same.
+    if let Some(last) = last.as_ref().filter(|l| l.currency == p.currency) {
         invoice::copy_lines(c, last.id, id)?;
         diesel::delete(
             crate::db::schema::invoice_lines::table
@@ -128,7 +155,14 @@ pub fn register_jobs(reg: &mut crate::jobs::Registry) {
         let now = now_micros(state.now());
         let today = state.now().date_naive();
         let base = state.config().base_url.clone();
-        state.db(move |c| Ok(write_tx(c, |c| prepare_due(c, &base, today, now))?)).await?;
+        // One transaction per tenant: one tenant's failure does not hold up the others.
+        for (p, renewal) in state.db(move |c| Ok(due(c, today)?)).await? {
+            let (b, tenant) = (base.clone(), p.tenant_id);
+            let r = state.db(move |c| Ok(write_tx(c, |c| prepare(c, &p, renewal, &b, now))?)).await;
+            if let Err(e) = r {
+                tracing::error!(tenant, error = %e, "renewal draft could not be prepared");
+            }
+        }
         state.job_wakeup().notify_waiters();
         Ok(())
     });

@@ -159,6 +159,122 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    metrics (id) {
+        id -> BigInt,
+        key -> Text,
+        name -> Text,
+        unit -> Text,
+        aggregation -> Text,
+        property -> Text,
+        window_days -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ingest_keys (id) {
+        id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    usage_events (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        metric_id -> BigInt,
+        idempotency_key -> Text,
+        occurred_at -> Timestamp,
+        value -> Double,
+        role -> Text,
+        subject -> Text,
+        properties -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    usage_daily (tenant_id, metric_id, day, role) {
+        tenant_id -> BigInt,
+        metric_id -> BigInt,
+        day -> Date,
+        role -> Text,
+        value -> Double,
+        events -> BigInt,
+        latest_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    usage_uniques (tenant_id, metric_id, day, role, subject) {
+        tenant_id -> BigInt,
+        metric_id -> BigInt,
+        day -> Date,
+        role -> Text,
+        subject -> Text,
+    }
+}
+
+diesel::table! {
+    usage_rejected (id) {
+        id -> BigInt,
+        received_at -> Timestamp,
+        tenant_ref -> Text,
+        metric_key -> Text,
+        idempotency_key -> Text,
+        code -> Text,
+        reason -> Text,
+        payload -> Text,
+        resubmitted_at -> Nullable<Timestamp>,
+        outcome -> Text,
+    }
+}
+
+diesel::table! {
+    usage_caps (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        metric_id -> BigInt,
+        limit_value -> Double,
+        enforcement -> Text,
+        updated_by -> Nullable<BigInt>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cap_alerts (id) {
+        id -> BigInt,
+        cap_id -> BigInt,
+        period -> Text,
+        threshold -> Integer,
+        value -> Double,
+        fired_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        tenant_id -> Nullable<BigInt>,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        link -> Text,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -325,6 +441,16 @@ diesel::table! {
         void_pdf_sha256 -> Nullable<Text>,
         replaces_id -> Nullable<BigInt>,
         renewal_for -> Nullable<Date>,
+        issue_snapshot -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    renewals (tenant_id, renewal_date) {
+        tenant_id -> BigInt,
+        renewal_date -> Date,
+        invoice_id -> BigInt,
+        prepared_at -> Timestamp,
     }
 }
 
@@ -413,6 +539,16 @@ diesel::joinable!(incident_components -> status_components (component_id));
 diesel::joinable!(component_status_changes -> status_components (component_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    renewals,
+    metrics,
+    ingest_keys,
+    usage_events,
+    usage_daily,
+    usage_uniques,
+    usage_rejected,
+    usage_caps,
+    cap_alerts,
+    notifications,
     status_components,
     component_status_changes,
     incidents,

@@ -78,7 +78,11 @@ pub fn optional_date(errs: &mut FormErrors, field: &str, raw: &str) -> Option<ch
         return None;
     }
     match chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        Ok(d) => Some(d),
+        Ok(d) if (2000..=2200).contains(&chrono::Datelike::year(&d)) => Some(d),
+        Ok(_) => {
+            errs.add(field, "Enter a date between the years 2000 and 2200.");
+            None
+        }
         Err(_) => {
             errs.add(field, "Enter a date like 2026-06-30.");
             None

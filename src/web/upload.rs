@@ -40,19 +40,53 @@ impl UploadForm {
 
 const TEXT_LIMIT: usize = 64 * 1024;
 
-/// Reads the form; `file_field` names the file input, `max_file` its limit in bytes.
-pub async fn read(mut mp: Multipart, file_field: &str, max_file: usize) -> Result<UploadForm, AppError> {
+/// Fields a form may have at most.
+const MAX_FIELDS: usize = 50;
+
+/// The most a request body may hold for a file limit of `max_file` (the file can be over its
+/// limit and still get a message beside the field; far over it, the request is refused).
+pub fn hard_cap(max_file: usize) -> usize {
+    max_file.saturating_mul(4).max(1 << 20)
+}
+
+/// Reads the form; `file_field` names the file input, `max_file` its limit in bytes. When
+/// `csrf` is given, the `csrf_token` field must match it and come before the file: a forged
+/// form is refused before any of the file is read.
+pub async fn read(
+    mut mp: Multipart,
+    file_field: &str,
+    max_file: usize,
+    csrf: Option<&str>,
+) -> Result<UploadForm, AppError> {
     let unreadable =
         || AppError::BadRequest("The form could not be read. Reload the page and try again.".into());
-    let hard_cap = max_file.saturating_mul(4).max(1 << 20);
+    let forged = || AppError::Forbidden(crate::auth::extract::CSRF_MESSAGE.into());
+    let hard_cap = hard_cap(max_file);
     let mut form = UploadForm::default();
     let mut text_bytes = 0usize;
     let mut total = 0usize;
+    let mut fields = 0usize;
     while let Some(field) = mp.next().await {
         let mut field = field.map_err(|_| unreadable())?;
+        fields += 1;
         let name = field.name().unwrap_or_default().to_string();
+        text_bytes += name.len();
+        if fields > MAX_FIELDS || text_bytes > TEXT_LIMIT {
+            return Err(AppError::BadRequest("The form is too large.".into()));
+        }
         let filename = field.content_disposition().and_then(|cd| cd.get_filename()).map(str::to_string);
         if name == file_field {
+            if let Some(expected) = csrf
+                && !crate::web::token::constant_time_eq(
+                    form.field("csrf_token").as_bytes(),
+                    expected.as_bytes(),
+                )
+            {
+                return Err(forged());
+            }
+            if form.file.is_some() {
+                return Err(AppError::BadRequest("Send one file at a time.".into()));
+            }
             let mut f = UploadedFile { filename: filename.unwrap_or_default(), ..UploadedFile::default() };
             while let Some(chunk) = field.next().await {
                 let chunk = chunk.map_err(|_| unreadable())?;
@@ -113,7 +147,18 @@ pub async fn read_checked(
     if !multipart || !crate::auth::extract::same_origin(req, &base) {
         return Err(forged());
     }
-    let form = read(mp, file_field, max_file).await?;
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > hard_cap(max_file)) {
+        return Err(AppError::BadRequest(format!(
+            "The file is far larger than the {} MB limit.",
+            max_file / (1024 * 1024)
+        )));
+    }
+    let form = read(mp, file_field, max_file, Some(&p.csrf_token)).await?;
     check_csrf(req, p, &form)?;
     Ok(form)
 }

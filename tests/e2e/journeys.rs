@@ -176,12 +176,45 @@ async fn procurement_downloads_an_invoice_and_sees_it_paid() {
         .await
         .unwrap();
     b.wait_text(".flash", "saved").await;
+    // Upload the signed PO for the new number (a PDF from disk, as a person would).
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("Signed PO-2026-0999.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+        .unwrap();
+    b.client.find(Locator::Css("#po-documents summary")).await.unwrap().click().await.unwrap();
+    let field = b.client.find(Locator::Id("field-upload_po_number")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys("PO-2026-0999").await.unwrap();
+    b.client
+        .find(Locator::Id("field-file"))
+        .await
+        .unwrap()
+        .send_keys(&pdf.display().to_string())
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("form[action='/billing/po-documents'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_text(".flash", "was uploaded for PO PO-2026-0999").await;
+    let docs = b.wait_text("#po-documents table", "Signed PO-2026-0999.pdf").await;
+    assert!(docs.contains("Current PO"), "{docs}");
     b.client.find(Locator::LinkText("Invoices")).await.unwrap().click().await.unwrap();
-    let table = b.wait_text("main table", "LINCOLN-2026-0003").await;
-    assert!(table.contains("Overdue"), "{table}");
+    let table = b.wait_text("div[aria-label='Invoices'] table", "LINCOLN-2026-0004").await;
+    assert!(table.contains("Overdue") && table.contains("Void"), "{table}");
     // The PDF link answers with the stored PDF.
-    let href =
-        b.client.find(Locator::LinkText("Download")).await.unwrap().attr("href").await.unwrap().unwrap();
+    let href = b
+        .client
+        .find(Locator::Css("div[aria-label='Invoices'] a[href^='/billing/invoices/']"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
     let kind = b
         .client
         .execute_async(
@@ -193,11 +226,11 @@ async fn procurement_downloads_an_invoice_and_sees_it_paid() {
     assert_eq!(kind.as_str(), Some("application/pdf 200"));
     b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
     b.wait_path("/login").await;
-    // Staff record the payment of LINCOLN-2026-0003.
+    // Staff record the payment of the overdue LINCOLN-2026-0002.
     b.sign_in_staff("Platform admin").await;
     b.wait_path("/admin").await;
     b.goto("/admin/invoices").await;
-    b.client.find(Locator::LinkText("LINCOLN-2026-0003")).await.unwrap().click().await.unwrap();
+    b.client.find(Locator::LinkText("LINCOLN-2026-0002")).await.unwrap().click().await.unwrap();
     b.client.find(Locator::Id("field-reference")).await.unwrap().send_keys("CHECK 2291").await.unwrap();
     b.client.find(Locator::Css("form[action$='/paid'] button")).await.unwrap().click().await.unwrap();
     b.client.accept_alert().await.unwrap();
@@ -207,9 +240,9 @@ async fn procurement_downloads_an_invoice_and_sees_it_paid() {
     b.sign_in("Procurement officer").await;
     b.wait_path("/billing").await;
     b.goto("/billing/invoices").await;
-    let table = b.wait_text("main table", "LINCOLN-2026-0003").await;
-    let start = table.find("LINCOLN-2026-0003").unwrap_or(0);
-    let end = table.find("LINCOLN-2026-0002").unwrap_or(table.len());
+    let table = b.wait_text("div[aria-label='Invoices'] table", "LINCOLN-2026-0002").await;
+    let start = table.find("LINCOLN-2026-0002").unwrap_or(0);
+    let end = table.find("LINCOLN-2026-0001").unwrap_or(table.len());
     assert!(table[start..end].contains("Paid"), "{table}");
     b.close().await;
 }

@@ -343,4 +343,30 @@ both_backends!(renewal_drafts_are_prepared_once_and_procurement_is_told, |app| {
     let admin = app.signed_in(Role::PlatformAdmin, None).await;
     let page = admin.get(&format!("/admin/invoices/{}", d.id)).await;
     assert!(page.body.contains("Renewal draft for the term starting"));
+    // Deleted by staff: not prepared again for the same renewal date.
+    admin.post(&format!("/admin/invoices/{}/delete", d.id), &[]).await;
+    assert!(run().await.is_empty(), "once per renewal date, even after the draft is deleted");
+});
+
+both_backends!(a_draft_whose_due_date_passed_is_not_issued, |app| {
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    profile_for(&app, d1);
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let path = draft(&admin, d1, "10").await;
+    let due = app.state.now().date_naive() + chrono::Duration::days(1);
+    let r =
+        admin.post(&format!("{path}/details"), &[("due_date", &due.to_string()), ("tax_rate", "2,5")]).await;
+    assert!(r.body.contains("Use a point for decimals"), "a decimal comma is not read as 25%");
+    let r = admin
+        .post(&format!("{path}/details"), &[("due_date", &due.to_string()), ("issue_date", "1999-01-01")])
+        .await;
+    assert!(r.body.contains("between the years 2000 and 2200"));
+    admin.post(&format!("{path}/details"), &[("due_date", &due.to_string())]).await;
+    app.clock.advance(chrono::Duration::days(3));
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let r = admin.post(&format!("{path}/issue"), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("a due date on or after the issue date"), "{}", r.body);
+    let id: i64 = path.rsplit('/').next().unwrap().parse().unwrap();
+    assert_eq!(keel::billing::invoice::find(&mut app.conn(), id).unwrap().status, "draft");
 });

@@ -1,0 +1,2 @@
+DROP TABLE renewals;
+ALTER TABLE invoices DROP COLUMN issue_snapshot;
