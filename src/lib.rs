@@ -18,6 +18,7 @@ pub mod notify;
 pub mod status;
 pub mod storage;
 pub mod tenancy;
+pub mod usage;
 pub mod web;
 
 use std::sync::Arc;
@@ -48,6 +49,7 @@ struct Inner {
     jobs: jobs::Registry,
     job_wakeup: Notify,
     status: std::sync::RwLock<Arc<status::snapshot::Snapshot>>,
+    usage: usage::cache::Cache,
 }
 
 /// Shared state of a running Keel: configuration, the pool, mail, files, the clock, jobs.
@@ -70,6 +72,7 @@ pub fn job_registry() -> jobs::Registry {
     auth::register_jobs(&mut reg);
     status::register_jobs(&mut reg);
     billing::register_jobs(&mut reg);
+    usage::register_jobs(&mut reg);
     reg
 }
 
@@ -111,6 +114,7 @@ impl AppState {
                 jobs,
                 job_wakeup: Notify::new(),
                 status: std::sync::RwLock::new(Arc::new(snapshot)),
+                usage: usage::cache::Cache::default(),
             }),
         })
     }
@@ -143,6 +147,11 @@ impl AppState {
     /// Wakes idle workers when a job is enqueued.
     pub fn job_wakeup(&self) -> &Notify {
         &self.inner.job_wakeup
+    }
+
+    /// The in-memory usage cache (entitlement checks).
+    pub fn usage(&self) -> &usage::cache::Cache {
+        &self.inner.usage
     }
 
     /// The current public status snapshot (never touches the database).
@@ -231,6 +240,8 @@ pub fn build_app(
         .configure(status::routes)
         .configure(billing::routes)
         .configure(help::routes)
+        .configure(usage::routes)
+        .configure(notify::inapp::routes)
         .configure(jobs::admin::routes)
         .configure(notify::admin::routes)
         .default_service(aweb::to(not_found))

@@ -91,6 +91,7 @@ impl Principal {
                 .primary_role()
                 .map(|r| r.label().to_string())
                 .unwrap_or_else(|| "No role".into()),
+            unread: 0,
         }
     }
 }
@@ -117,13 +118,14 @@ pub async fn load_principal(req: &HttpRequest) -> Result<Option<Principal>, AppE
                         .map(|m| m.membership.tenant_id)
                         .collect();
                     let schools = crate::tenancy::store::active_children_of(c, &districts)?;
-                    Ok(Some((s, u, ms, schools)))
+                    let unread = crate::notify::inapp::unread(c, u.id)?;
+                    Ok(Some((s, u, ms, schools, unread)))
                 }
                 _ => Ok(None),
             }
         })
         .await?;
-    let Some((s, u, ms, schools)) = loaded else { return Ok(None) };
+    let Some((s, u, ms, schools, unread)) = loaded else { return Ok(None) };
     let mut tenant_roles = Vec::new();
     let mut grants = Vec::new();
     for m in ms {
@@ -160,7 +162,7 @@ pub async fn load_principal(req: &HttpRequest) -> Result<Option<Principal>, AppE
         scope: Scope { internal: platform_role, grants },
     };
     req.extensions_mut().insert(Viewer {
-        user: Some(p.view()),
+        user: Some(UserView { unread, ..p.view() }),
         nav: super::nav::nav_for(&p),
         csrf_token: p.csrf_token.clone(),
     });

@@ -55,14 +55,36 @@ pub struct AuthToken {
     pub used_at: Option<NaiveDateTime>,
 }
 
-/// Asked before any invitation is created. Later rules (e.g. a hard cap on staff users) add
-/// their checks here; the message is shown beside the invite form.
+/// Asked before any invitation is created: a school staff or school-admin invitation counts
+/// toward the `active_staff_users` caps of the school and its district, and a hard cap that is
+/// reached refuses it (the same decision the entitlement API gives the product). The message is
+/// shown beside the invite form.
 pub fn check_allowed(
-    _conn: &mut DbConn,
-    _tenant_id: Option<i64>,
-    _role: Role,
+    conn: &mut DbConn,
+    tenant_id: Option<i64>,
+    role: Role,
+    now: NaiveDateTime,
 ) -> QueryResult<Result<(), String>> {
-    Ok(Ok(()))
+    let Some(tenant) = tenant_id.filter(|_| matches!(role, Role::Staff | Role::SchoolAdmin)) else {
+        return Ok(Ok(()));
+    };
+    let Some(metric) = crate::usage::store::metric_by_key(conn, crate::usage::caps::STAFF_METRIC)? else {
+        return Ok(Ok(()));
+    };
+    let d = crate::usage::caps::check(conn, tenant, &metric, 1.0, now.date())?;
+    if d.allowed {
+        return Ok(Ok(()));
+    }
+    for cap in
+        crate::usage::caps::applicable(conn, tenant, metric.id)?.iter().filter(|c| c.enforcement == "hard")
+    {
+        crate::usage::caps::record_enforcement(conn, cap, &metric, d.current, "staff invitation", now)?;
+    }
+    Ok(Err(format!(
+        "Your district has reached its staff cap ({} of {} staff users). Ask your district admin to raise the cap or remove someone first.",
+        crate::usage::caps::fmt_num(d.current),
+        d.limit.map(crate::usage::caps::fmt_num).unwrap_or_default()
+    )))
 }
 
 /// What an invitation grants.
@@ -88,7 +110,7 @@ pub fn create(
     base_url: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Result<String, String>> {
-    if let Err(m) = check_allowed(conn, inv.tenant_id, inv.role)? {
+    if let Err(m) = check_allowed(conn, inv.tenant_id, inv.role, now)? {
         return Ok(Err(m));
     }
     let plain = token::random_token();

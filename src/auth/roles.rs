@@ -134,11 +134,19 @@ pub enum Action {
     ManageVendorSettings,
     /// Create, issue and mark invoices paid (the vendor's staff).
     ManageInvoices,
+    /// See a tenant's usage against its caps (`/usage`, rollups).
+    ViewUsage,
+    /// Set caps (district admins for their district and schools; staff for anyone).
+    ManageCaps,
+    /// See the metering set-up: metrics, ingest keys, rejected events.
+    ViewMetering,
+    /// Change the metering set-up: metrics, ingest keys, re-submitting rejected events.
+    ManageMetering,
 }
 
 impl Action {
     /// Every action (the route × role test walks them).
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 28] = [
         Action::UseAccount,
         Action::ViewAdminOverview,
         Action::ViewJobs,
@@ -163,6 +171,10 @@ impl Action {
         Action::ManageBillingProfile,
         Action::ManageVendorSettings,
         Action::ManageInvoices,
+        Action::ViewUsage,
+        Action::ManageCaps,
+        Action::ViewMetering,
+        Action::ManageMetering,
     ];
 }
 
@@ -192,6 +204,12 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ViewBilling => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor | Procurement),
         ManageBillingProfile => matches!(role, PlatformAdmin | DistrictAdmin | Procurement),
         ManageVendorSettings | ManageInvoices => role == PlatformAdmin,
+        ViewUsage => {
+            matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor | Procurement | SchoolAdmin)
+        }
+        ManageCaps => matches!(role, PlatformAdmin | DistrictAdmin),
+        ViewMetering => matches!(role, PlatformAdmin | SupportAgent),
+        ManageMetering => role == PlatformAdmin,
     }
 }
 

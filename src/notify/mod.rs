@@ -4,6 +4,7 @@
 //! dead email is listed at `/admin/emails` and can be resent.
 
 pub mod admin;
+pub mod inapp;
 pub mod mailer;
 pub mod model;
 pub mod store;

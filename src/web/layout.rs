@@ -16,6 +16,8 @@ pub struct UserView {
     pub email: String,
     /// Role in plain words ("District admin").
     pub role_label: String,
+    /// Unread notifications (the bell's count).
+    pub unread: i64,
 }
 
 /// One link of the section navigation.

@@ -12,4 +12,5 @@ mod matrix;
 mod migrations;
 mod outbox;
 mod status;
+mod usage;
 mod web;

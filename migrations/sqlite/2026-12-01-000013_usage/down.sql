@@ -1,0 +1,9 @@
+DROP TABLE notifications;
+DROP TABLE cap_alerts;
+DROP TABLE usage_caps;
+DROP TABLE usage_rejected;
+DROP TABLE usage_uniques;
+DROP TABLE usage_daily;
+DROP TABLE usage_events;
+DROP TABLE ingest_keys;
+DROP TABLE metrics;

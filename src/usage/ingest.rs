@@ -1,0 +1,450 @@
+//! Metering events: validation (pure, per event, so one bad event never drops the good ones),
+//! idempotent recording (the idempotency key is unique per tenant in the database), daily
+//! buckets updated in the same transaction (late events land in their own past day), and the
+//! dead-letter table for rejected events.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Double, Text, Timestamp};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::model::{Aggregation, Metric};
+use crate::db::DbConn;
+use crate::db::schema::{
+    metrics as m, tenants as t, usage_events as ue, usage_rejected as ur, usage_uniques as uu,
+};
+
+/// Largest batch accepted in one request.
+pub const MAX_BATCH: usize = 1000;
+/// Largest `properties` object, serialized.
+pub const MAX_PROPERTIES: usize = 4096;
+/// How far in the future a timestamp may be (clock skew).
+pub const FUTURE_SKEW_MINUTES: i64 = 5;
+/// How late an event may arrive.
+pub const LATE_WINDOW_DAYS: i64 = 35;
+
+/// What validation needs to know: tenants by slug and id, metrics by key.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Upper-cased slug -> id.
+    pub slugs: HashMap<String, i64>,
+    /// id -> parent id.
+    pub parents: HashMap<i64, Option<i64>>,
+    /// key -> metric.
+    pub metrics: HashMap<String, Metric>,
+}
+
+/// Reads the catalog (tenants and metrics).
+pub fn catalog(c: &mut DbConn) -> QueryResult<Catalog> {
+    let rows: Vec<(i64, String, Option<i64>)> = t::table.select((t::id, t::slug, t::parent_id)).load(c)?;
+    let mut cat = Catalog::default();
+    for (id, slug, parent) in rows {
+        cat.slugs.insert(slug.to_uppercase(), id);
+        cat.parents.insert(id, parent);
+    }
+    for metric in m::table.select(Metric::as_select()).load(c)? {
+        cat.metrics.insert(metric.key.clone(), metric);
+    }
+    Ok(cat)
+}
+
+impl Catalog {
+    /// The tenant an event names: a slug (any case) or a numeric id, as a string or a number.
+    pub fn tenant(&self, v: &Value) -> Option<i64> {
+        match v {
+            Value::Number(n) => n.as_i64().filter(|id| self.parents.contains_key(id)),
+            Value::String(s) => {
+                let s = s.trim();
+                self.slugs
+                    .get(&s.to_uppercase())
+                    .copied()
+                    .or_else(|| s.parse::<i64>().ok().filter(|id| self.parents.contains_key(id)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A valid event, ready to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Valid {
+    pub tenant_id: i64,
+    pub metric_id: i64,
+    pub agg: Aggregation,
+    pub key: String,
+    pub occurred_at: NaiveDateTime,
+    pub value: f64,
+    pub role: String,
+    pub subject: String,
+    pub properties: String,
+}
+
+/// Why an event was refused: a stable code and a sentence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub reason: String,
+}
+
+fn refuse(code: &'static str, reason: impl Into<String>) -> Refusal {
+    Refusal { code, reason: reason.into() }
+}
+
+/// Validates one event against the catalog at `now`.
+pub fn validate(ev: &Value, cat: &Catalog, now: DateTime<Utc>) -> Result<Valid, Refusal> {
+    let Some(obj) = ev.as_object() else {
+        return Err(refuse("invalid_event", "each event must be a JSON object"));
+    };
+    let key = match obj.get("idempotency_key") {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => s.trim().to_string(),
+        Some(Value::String(s)) if s.len() > 200 => {
+            return Err(refuse("invalid_idempotency_key", "idempotency_key is longer than 200 characters"));
+        }
+        _ => {
+            return Err(refuse("missing_idempotency_key", "idempotency_key is required (a non-empty string)"));
+        }
+    };
+    let tenant_ref = obj.get("tenant").ok_or_else(|| refuse("missing_tenant", "tenant is required"))?;
+    let tenant_id = cat.tenant(tenant_ref).ok_or_else(|| {
+        refuse("unknown_tenant", format!("no tenant {}", tenant_ref.to_string().trim_matches('"')))
+    })?;
+    let metric_key = obj.get("metric").and_then(Value::as_str).unwrap_or("");
+    if metric_key.is_empty() {
+        return Err(refuse("missing_metric", "metric is required"));
+    }
+    let metric = cat
+        .metrics
+        .get(metric_key)
+        .ok_or_else(|| refuse("unknown_metric", format!("no metric {metric_key}")))?;
+    let ts = obj.get("timestamp").and_then(Value::as_str).unwrap_or("");
+    let at = DateTime::parse_from_rfc3339(ts)
+        .map_err(|_| refuse("invalid_timestamp", "timestamp must be RFC 3339, e.g. 2026-12-01T14:03:00Z"))?
+        .with_timezone(&Utc);
+    if at > now + Duration::minutes(FUTURE_SKEW_MINUTES) {
+        return Err(refuse("timestamp_in_future", "timestamp is more than 5 minutes in the future"));
+    }
+    if at < now - Duration::days(LATE_WINDOW_DAYS) {
+        return Err(refuse(
+            "too_late",
+            format!("timestamp is older than the {LATE_WINDOW_DAYS}-day late window"),
+        ));
+    }
+    let agg = metric.agg();
+    let value = match obj.get("value") {
+        None | Some(Value::Null) if agg.needs_value() => {
+            return Err(refuse("missing_value", format!("metric {metric_key} needs a numeric value")));
+        }
+        None | Some(Value::Null) => 1.0,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(v) if v.is_finite() && v >= 0.0 => v,
+            _ => return Err(refuse("invalid_value", "value must be a number of at least 0")),
+        },
+        Some(_) => return Err(refuse("invalid_value", "value must be a number of at least 0")),
+    };
+    let props = match obj.get("properties") {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(p)) => p.clone(),
+        Some(_) => return Err(refuse("invalid_properties", "properties must be a JSON object")),
+    };
+    let properties = Value::Object(props.clone()).to_string();
+    if properties.len() > MAX_PROPERTIES {
+        return Err(refuse("properties_too_large", "properties are larger than 4 KiB"));
+    }
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let role: String = text(props.get("role")).chars().take(40).collect();
+    let subject = if agg == Aggregation::UniqueCount {
+        let s = text(props.get(metric.property.as_str()));
+        if s.is_empty() {
+            return Err(refuse(
+                "missing_property",
+                format!("metric {metric_key} counts distinct properties.{}: it is required", metric.property),
+            ));
+        }
+        s.chars().take(200).collect()
+    } else {
+        String::new()
+    };
+    Ok(Valid {
+        tenant_id,
+        metric_id: metric.id,
+        agg,
+        key,
+        occurred_at: at.naive_utc(),
+        value: if agg == Aggregation::Count { 1.0 } else { value },
+        role,
+        subject,
+        properties,
+    })
+}
+
+/// What happened to an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Accepted,
+    Duplicate,
+}
+
+/// The change one batch makes to a daily bucket.
+#[derive(Debug, Clone)]
+struct Delta {
+    agg: Aggregation,
+    value: f64,
+    events: i64,
+    latest_at: NaiveDateTime,
+}
+
+/// Records valid events and their buckets; call inside one write transaction. Returns, per
+/// event, whether it was new or a replay of a key already recorded for its tenant.
+pub fn record(c: &mut DbConn, events: &[Valid], now: NaiveDateTime) -> QueryResult<Vec<Recorded>> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut deltas: BTreeMap<(i64, i64, NaiveDate, String), Delta> = BTreeMap::new();
+    for e in events {
+        let row = (
+            ue::tenant_id.eq(e.tenant_id),
+            ue::metric_id.eq(e.metric_id),
+            ue::idempotency_key.eq(&e.key),
+            ue::occurred_at.eq(e.occurred_at),
+            ue::value.eq(e.value),
+            ue::role.eq(&e.role),
+            ue::subject.eq(&e.subject),
+            ue::properties.eq(&e.properties),
+            ue::received_at.eq(now),
+        );
+        let inserted = match c {
+            DbConn::Pg(pg) => {
+                diesel::insert_into(ue::table).values(row).on_conflict_do_nothing().execute(pg)?
+            }
+            DbConn::Sqlite(sq) => {
+                diesel::insert_into(ue::table).values(row).on_conflict_do_nothing().execute(sq)?
+            }
+        };
+        if inserted == 0 {
+            out.push(Recorded::Duplicate);
+            continue;
+        }
+        out.push(Recorded::Accepted);
+        let day = e.occurred_at.date();
+        let contribution = match e.agg {
+            Aggregation::UniqueCount => {
+                let urow = (
+                    uu::tenant_id.eq(e.tenant_id),
+                    uu::metric_id.eq(e.metric_id),
+                    uu::day.eq(day),
+                    uu::role.eq(&e.role),
+                    uu::subject.eq(&e.subject),
+                );
+                let new = match c {
+                    DbConn::Pg(pg) => {
+                        diesel::insert_into(uu::table).values(urow).on_conflict_do_nothing().execute(pg)?
+                    }
+                    DbConn::Sqlite(sq) => {
+                        diesel::insert_into(uu::table).values(urow).on_conflict_do_nothing().execute(sq)?
+                    }
+                };
+                new as f64
+            }
+            _ => e.value,
+        };
+        let d = deltas.entry((e.tenant_id, e.metric_id, day, e.role.clone())).or_insert(Delta {
+            agg: e.agg,
+            value: match e.agg {
+                Aggregation::Max | Aggregation::Latest => f64::NEG_INFINITY,
+                _ => 0.0,
+            },
+            events: 0,
+            latest_at: e.occurred_at,
+        });
+        d.events += 1;
+        match e.agg {
+            Aggregation::Max => d.value = d.value.max(contribution),
+            Aggregation::Latest => {
+                if e.occurred_at >= d.latest_at || d.value == f64::NEG_INFINITY {
+                    d.value = contribution;
+                }
+            }
+            _ => d.value += contribution,
+        }
+        d.latest_at = d.latest_at.max(e.occurred_at);
+    }
+    for ((tenant, metric, day, role), d) in deltas {
+        upsert_bucket(c, tenant, metric, day, &role, &d)?;
+    }
+    Ok(out)
+}
+
+fn upsert_bucket(
+    c: &mut DbConn,
+    tenant: i64,
+    metric: i64,
+    day: NaiveDate,
+    role: &str,
+    d: &Delta,
+) -> QueryResult<()> {
+    let pg = matches!(c, DbConn::Pg(_));
+    let greatest = if pg { "GREATEST" } else { "MAX" };
+    let value = match d.agg {
+        Aggregation::Max => format!("{greatest}(usage_daily.value, excluded.value)"),
+        Aggregation::Latest => {
+            "CASE WHEN excluded.latest_at >= usage_daily.latest_at THEN excluded.value ELSE usage_daily.value END"
+                .to_string()
+        }
+        _ => "usage_daily.value + excluded.value".to_string(),
+    };
+    let p: Vec<String> = (1..=7).map(|i| if pg { format!("${i}") } else { "?".into() }).collect();
+    let sql = format!(
+        "INSERT INTO usage_daily (tenant_id, metric_id, day, role, value, events, latest_at) \
+         VALUES ({}, {}, {}, {}, {}, {}, {}) \
+         ON CONFLICT (tenant_id, metric_id, day, role) DO UPDATE SET \
+         value = {value}, events = usage_daily.events + excluded.events, \
+         latest_at = {greatest}(usage_daily.latest_at, excluded.latest_at)",
+        p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+    );
+    let q = diesel::sql_query(sql)
+        .bind::<BigInt, _>(tenant)
+        .bind::<BigInt, _>(metric)
+        .bind::<Date, _>(day)
+        .bind::<Text, _>(role)
+        .bind::<Double, _>(d.value)
+        .bind::<BigInt, _>(d.events)
+        .bind::<Timestamp, _>(d.latest_at);
+    match c {
+        DbConn::Pg(pg) => q.execute(pg)?,
+        DbConn::Sqlite(sq) => q.execute(sq)?,
+    };
+    Ok(())
+}
+
+/// Keeps a refused event in the dead-letter table.
+pub fn reject(c: &mut DbConn, ev: &Value, why: &Refusal, now: NaiveDateTime) -> QueryResult<i64> {
+    let text = |k: &str| match ev.get(k) {
+        Some(Value::String(s)) => s.chars().take(200).collect(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let mut payload = ev.to_string();
+    if payload.len() > 16 * 1024 {
+        payload.truncate(16 * 1024);
+    }
+    diesel::insert_into(ur::table)
+        .values((
+            ur::received_at.eq(now),
+            ur::tenant_ref.eq(text("tenant")),
+            ur::metric_key.eq(text("metric")),
+            ur::idempotency_key.eq(text("idempotency_key")),
+            ur::code.eq(why.code),
+            ur::reason.eq(&why.reason),
+            ur::payload.eq(payload),
+        ))
+        .returning(ur::id)
+        .get_result(c)
+}
+
+/// The events of a request body: `{"events": [...]}`, a bare array, or one event object.
+pub fn events_of(body: &Value) -> Option<Vec<Value>> {
+    match body {
+        Value::Array(a) => Some(a.clone()),
+        Value::Object(o) => match o.get("events") {
+            Some(Value::Array(a)) => Some(a.clone()),
+            Some(_) => None,
+            None => Some(vec![body.clone()]),
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cat() -> Catalog {
+        let mut cat = Catalog::default();
+        cat.slugs.insert("LINCOLN-HIGH".into(), 2);
+        cat.parents.insert(2, Some(1));
+        cat.parents.insert(1, None);
+        let at = chrono::NaiveDateTime::default();
+        for (id, key, agg, prop) in [
+            (1, "assessments", "count", ""),
+            (2, "active_staff_users", "unique_count", "user_id"),
+            (3, "storage_bytes", "latest", ""),
+        ] {
+            cat.metrics.insert(
+                key.into(),
+                Metric {
+                    id,
+                    key: key.into(),
+                    name: key.into(),
+                    unit: "".into(),
+                    aggregation: agg.into(),
+                    property: prop.into(),
+                    window_days: 30,
+                    created_at: at,
+                    updated_at: at,
+                },
+            );
+        }
+        cat
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z").unwrap_or_default().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn validates_each_field() {
+        let c = cat();
+        let ok = json!({"idempotency_key": "a1", "tenant": "lincoln-high", "metric": "assessments",
+            "timestamp": "2026-12-01T11:00:00Z", "properties": {"role": "teacher"}});
+        let v = validate(&ok, &c, now()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((v.tenant_id, v.value, v.role.as_str()), (2, 1.0, "teacher"));
+        let code = |ev: Value| validate(&ev, &c, now()).err().map(|r| r.code);
+        let mut e = ok.clone();
+        e["tenant"] = json!("NOPE");
+        assert_eq!(code(e), Some("unknown_tenant"));
+        let mut e = ok.clone();
+        e["metric"] = json!("nope");
+        assert_eq!(code(e), Some("unknown_metric"));
+        let mut e = ok.clone();
+        e["timestamp"] = json!("2026-12-01T12:06:00Z");
+        assert_eq!(code(e), Some("timestamp_in_future"));
+        let mut e = ok.clone();
+        e["timestamp"] = json!("2026-10-26T11:59:00Z");
+        assert_eq!(code(e), Some("too_late"));
+        let mut e = ok.clone();
+        e["timestamp"] = json!("2026-10-27T12:01:00Z");
+        assert_eq!(code(e), None, "34 days late is fine");
+        let mut e = ok.clone();
+        e["metric"] = json!("storage_bytes");
+        assert_eq!(code(e.clone()), Some("missing_value"));
+        e["value"] = json!("12");
+        assert_eq!(code(e), Some("invalid_value"));
+        let mut e = ok.clone();
+        e["metric"] = json!("active_staff_users");
+        assert_eq!(code(e.clone()), Some("missing_property"));
+        e["properties"] = json!({"user_id": 42});
+        assert_eq!(validate(&e, &c, now()).map(|v| v.subject).ok(), Some("42".to_string()));
+        let mut e = ok.clone();
+        e["properties"] = json!({"blob": "x".repeat(5000)});
+        assert_eq!(code(e), Some("properties_too_large"));
+        assert_eq!(code(json!("x")), Some("invalid_event"));
+        let mut e = ok;
+        e["idempotency_key"] = json!("");
+        assert_eq!(code(e), Some("missing_idempotency_key"));
+    }
+
+    #[test]
+    fn bodies() {
+        assert_eq!(events_of(&json!({"events": [1, 2]})).map(|v| v.len()), Some(2));
+        assert_eq!(events_of(&json!([1])).map(|v| v.len()), Some(1));
+        assert_eq!(events_of(&json!({"metric": "x"})).map(|v| v.len()), Some(1));
+        assert_eq!(events_of(&json!({"events": 3})), None);
+        assert_eq!(events_of(&json!(3)), None);
+    }
+}
