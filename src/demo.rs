@@ -29,8 +29,8 @@ pub struct DemoLogin {
 /// What seeding did.
 #[derive(Debug)]
 pub enum Seeded {
-    /// Fresh demo data; the sign-ins to print.
-    Created(Vec<DemoLogin>),
+    /// Fresh demo data; the sign-ins to print and the demo product's ingest key.
+    Created(Vec<DemoLogin>, String),
     /// The database already had users.
     AlreadyPresent,
 }
@@ -107,86 +107,89 @@ pub fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         let hash = password::hash(&pw).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
         creds.push((i, pw, hash));
     }
-    let logins = write_tx(&mut conn, |c: &mut DbConn| -> Result<Vec<DemoLogin>, diesel::result::Error> {
-        crate::status::demo::seed(c, now)?;
-        let actor = crate::audit::Actor::system("keel demo seed");
-        let ev = |action, id: i64, details| {
-            crate::audit::Event::new(action, "tenant", id).tenant(Some(id)).details(details)
-        };
-        for d in &DISTRICTS {
-            let did = tenants::insert(c, &tenant("district", None, d.name, d.slug, d.region, d.tz, now))?;
-            crate::audit::record(
-                c,
-                &actor,
-                ev("tenant.create", did, serde_json::json!({"name": d.name, "kind": "district"})),
-                now,
-            )?;
-            for (name, slug) in d.schools {
-                let sid = tenants::insert(c, &tenant("school", Some(did), name, slug, d.region, d.tz, now))?;
+    let logins =
+        write_tx(&mut conn, |c: &mut DbConn| -> Result<(Vec<DemoLogin>, String), diesel::result::Error> {
+            crate::status::demo::seed(c, now)?;
+            let actor = crate::audit::Actor::system("keel demo seed");
+            let ev = |action, id: i64, details| {
+                crate::audit::Event::new(action, "tenant", id).tenant(Some(id)).details(details)
+            };
+            for d in &DISTRICTS {
+                let did = tenants::insert(c, &tenant("district", None, d.name, d.slug, d.region, d.tz, now))?;
                 crate::audit::record(
                     c,
                     &actor,
-                    ev("tenant.create", sid, serde_json::json!({"name": name, "kind": "school"})),
+                    ev("tenant.create", did, serde_json::json!({"name": d.name, "kind": "district"})),
                     now,
                 )?;
-                crate::audit::record(
-                    c,
-                    &actor,
-                    crate::audit::Event::new("tenant.link", "tenant", sid)
-                        .tenant(Some(did))
-                        .details(serde_json::json!({"school_id": sid, "school": name, "district_id": did})),
-                    now,
-                )?;
+                for (name, slug) in d.schools {
+                    let sid =
+                        tenants::insert(c, &tenant("school", Some(did), name, slug, d.region, d.tz, now))?;
+                    crate::audit::record(
+                        c,
+                        &actor,
+                        ev("tenant.create", sid, serde_json::json!({"name": name, "kind": "school"})),
+                        now,
+                    )?;
+                    crate::audit::record(
+                        c,
+                        &actor,
+                        crate::audit::Event::new("tenant.link", "tenant", sid).tenant(Some(did)).details(
+                            serde_json::json!({"school_id": sid, "school": name, "district_id": did}),
+                        ),
+                        now,
+                    )?;
+                }
             }
-        }
-        let mut out = Vec::new();
-        for (i, pw, hash) in &creds {
-            let (role, email, name, platform, tenant_slug) = people[*i];
-            let uid = users::insert_user(
-                c,
-                &NewUser {
+            let mut out = Vec::new();
+            for (i, pw, hash) in &creds {
+                let (role, email, name, platform, tenant_slug) = people[*i];
+                let uid = users::insert_user(
+                    c,
+                    &NewUser {
+                        email: email.into(),
+                        display_name: name.into(),
+                        password_hash: Some(hash.clone()),
+                        platform_role: platform.map(str::to_string),
+                        status: "active".into(),
+                        password_changed_at: Some(now),
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )?;
+                let mut scope = "Keel (internal)".to_string();
+                let mut tenant_id = None;
+                if let Some(slug) = tenant_slug {
+                    let t = tenants::by_slug(c, slug)?.ok_or(diesel::result::Error::NotFound)?;
+                    users::insert_membership(
+                        c,
+                        &NewMembership { user_id: uid, tenant_id: t.id, role: role.into(), created_at: now },
+                    )?;
+                    scope = t.name;
+                    tenant_id = Some(t.id);
+                }
+                crate::audit::record(
+                    c,
+                    &actor,
+                    crate::audit::Event::new("user.create", "user", uid)
+                        .tenant(tenant_id)
+                        .details(serde_json::json!({"email": email, "role": role})),
+                    now,
+                )?;
+                notify::queue(c, &welcome_email(email, name, &state.config().base_url), now)?;
+                out.push(DemoLogin {
+                    role: crate::auth::Role::parse(role).map(|r| r.label().to_string()).unwrap_or_default(),
+                    scope,
                     email: email.into(),
-                    display_name: name.into(),
-                    password_hash: Some(hash.clone()),
-                    platform_role: platform.map(str::to_string),
-                    status: "active".into(),
-                    password_changed_at: Some(now),
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
-            let mut scope = "Keel (internal)".to_string();
-            let mut tenant_id = None;
-            if let Some(slug) = tenant_slug {
-                let t = tenants::by_slug(c, slug)?.ok_or(diesel::result::Error::NotFound)?;
-                users::insert_membership(
-                    c,
-                    &NewMembership { user_id: uid, tenant_id: t.id, role: role.into(), created_at: now },
-                )?;
-                scope = t.name;
-                tenant_id = Some(t.id);
+                    password: pw.clone(),
+                });
             }
-            crate::audit::record(
-                c,
-                &actor,
-                crate::audit::Event::new("user.create", "user", uid)
-                    .tenant(tenant_id)
-                    .details(serde_json::json!({"email": email, "role": role})),
-                now,
-            )?;
-            notify::queue(c, &welcome_email(email, name, &state.config().base_url), now)?;
-            out.push(DemoLogin {
-                role: crate::auth::Role::parse(role).map(|r| r.label().to_string()).unwrap_or_default(),
-                scope,
-                email: email.into(),
-                password: pw.clone(),
-            });
-        }
-        seed_billing(c, now)?;
-        seed_failed_email(c, now)?;
-        Ok(out)
-    })?;
-    Ok(Seeded::Created(logins))
+            seed_billing(c, now)?;
+            seed_failed_email(c, now)?;
+            let key = crate::usage::demo::seed(c, state.now(), &state.config().base_url)?;
+            Ok((out, key))
+        })?;
+    Ok(Seeded::Created(logins.0, logins.1))
 }
 
 fn tenant(
@@ -279,6 +282,41 @@ pub fn print_logins(logins: &[DemoLogin], base_url: &str, saved_to: &str) {
         "Staff accounts (platform admin, support agent) set up two-factor authentication at first sign-in."
     );
     println!();
+}
+
+/// Prints the demo product's ingest key and writes it to a private file next to the sign-ins.
+pub fn print_ingest_key(key: &str, base_url: &str, dir: &std::path::Path) {
+    let path = dir.join("demo-ingest-key.txt");
+    let saved = write_private(&path, &format!("{key}\n")).map(|_| path.display().to_string());
+    println!("The demo product's ingest key (for the usage API, see docs/usage-api.md):");
+    println!();
+    println!("  {key}");
+    println!();
+    println!("  curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\");
+    println!(
+        "    -d '{{\"tenant\":\"LINCOLN-HS\",\"metric\":\"assessments\",\"increment\":1}}' {base_url}/api/v1/entitlements/check"
+    );
+    println!();
+    match saved {
+        Ok(p) => println!("A copy is in {p}."),
+        Err(e) => println!("(The key could not be saved: {e}.)"),
+    }
+    println!();
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(text.as_bytes())
 }
 
 /// Writes the sign-in table to a private file in the data directory.

@@ -72,6 +72,33 @@ enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Usage metering.
+    #[command(subcommand)]
+    Usage(UsageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UsageCommand {
+    /// Recompute the daily usage buckets from the raw events, report mismatches and fix them.
+    Reconcile {
+        /// Only this tenant (slug or id); default every tenant with events.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// First day (YYYY-MM-DD); default 35 days ago (the late window).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day (YYYY-MM-DD); default today.
+        #[arg(long)]
+        to: Option<String>,
+        /// Report only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Import events from a JSON-lines file (one event per line) through the API's validation.
+    Backfill {
+        /// The file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +204,14 @@ fn main() -> ExitCode {
             init_logging(false);
             seed_demo(&cli.settings)
         }
+        Command::Usage(cmd) => {
+            init_logging(false);
+            match usage_command(&cli.settings, cmd) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(1),
+                Err(e) => Err(e),
+            }
+        }
         Command::Audit(AuditCommand::Verify { from_checkpoint }) => {
             init_logging(false);
             match audit_verify(&cli.settings, from_checkpoint.as_deref()) {
@@ -206,12 +241,13 @@ fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     let mut fresh_demo = false;
     if args.demo {
         match demo::seed(&state)? {
-            demo::Seeded::Created(logins) => {
+            demo::Seeded::Created(logins, key) => {
                 fresh_demo = true;
                 let saved = demo::save_logins(&logins, &cfg.data_dir)
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|e| format!("(not saved: {e})"));
                 demo::print_logins(&logins, &cfg.base_url, &saved);
+                demo::print_ingest_key(&key, &cfg.base_url, &cfg.data_dir);
             }
             demo::Seeded::AlreadyPresent => {
                 let path = cfg.data_dir.join("demo-credentials.txt");
@@ -388,14 +424,74 @@ fn audit_verify(settings: &Settings, checkpoint: Option<&std::path::Path>) -> an
     }
 }
 
+/// Runs a `keel usage` command; false when a reconcile found mismatches in a dry run or a
+/// backfill rejected lines (exit status 1).
+fn usage_command(settings: &Settings, cmd: UsageCommand) -> anyhow::Result<bool> {
+    let state = open(settings, None, None)?;
+    let mut conn = state.pool().get()?;
+    match cmd {
+        UsageCommand::Reconcile { tenant, from, to, dry_run } => {
+            let today = state.now().date_naive();
+            let day = |s: Option<String>, default: chrono::NaiveDate| -> anyhow::Result<chrono::NaiveDate> {
+                match s {
+                    None => Ok(default),
+                    Some(s) => chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                        .map_err(|_| anyhow::anyhow!("'{s}' is not a date like 2026-11-01")),
+                }
+            };
+            let from = day(from, today - chrono::Duration::days(keel::usage::ingest::LATE_WINDOW_DAYS))?;
+            let to = day(to, today)?;
+            let tenants = match tenant {
+                None => None,
+                Some(t) => {
+                    let cat = keel::usage::ingest::catalog(&mut conn)?;
+                    let id = cat
+                        .tenant(&serde_json::Value::String(t.clone()))
+                        .ok_or_else(|| anyhow::anyhow!("no tenant '{t}'"))?;
+                    Some(vec![id])
+                }
+            };
+            let r = keel::usage::reconcile::reconcile(&mut conn, tenants.as_deref(), from, to, !dry_run)?;
+            println!(
+                "Reconciled {} tenant(s), {from} to {to}: {} bucket(s) checked, {} mismatch(es), {} distinct-subject mismatch(es){}.",
+                r.tenants,
+                r.buckets_checked,
+                r.mismatches,
+                r.unique_mismatches,
+                if dry_run || r.mismatches + r.unique_mismatches == 0 { "" } else { ", all fixed" }
+            );
+            for e in &r.examples {
+                println!("  {e}");
+            }
+            Ok(!dry_run || r.mismatches + r.unique_mismatches == 0)
+        }
+        UsageCommand::Backfill { file } => {
+            let f = std::fs::File::open(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let r = keel::usage::reconcile::backfill(&mut conn, std::io::BufReader::new(f), state.now())?;
+            println!(
+                "{} line(s): {} accepted, {} already recorded, {} rejected.",
+                r.lines,
+                r.accepted,
+                r.duplicates,
+                r.rejected.len()
+            );
+            for (line, code, reason) in r.rejected.iter().take(50) {
+                println!("  line {line}: {code}: {reason}");
+            }
+            Ok(r.rejected.is_empty())
+        }
+    }
+}
+
 fn seed_demo(settings: &Settings) -> anyhow::Result<()> {
     let state = open(settings, None, None)?;
     match demo::seed(&state)? {
-        demo::Seeded::Created(logins) => {
+        demo::Seeded::Created(logins, key) => {
             let st = state.clone();
             actix_web::rt::System::new().block_on(async move { demo::seed_invoices(&st).await })?;
             let saved = demo::save_logins(&logins, &state.config().data_dir)?;
             demo::print_logins(&logins, &state.config().base_url, &saved.display().to_string());
+            demo::print_ingest_key(&key, &state.config().base_url, &state.config().data_dir);
         }
         demo::Seeded::AlreadyPresent => println!("The database already has users; demo data was not added."),
     }

@@ -32,6 +32,12 @@ const GUIDES: &[Guide] = &[
         markdown: include_str!("../../docs/support-playbook.md"),
     },
     Guide {
+        name: "usage-api",
+        title: "Usage API",
+        audience: "The vendor's engineers: sending usage events and checking entitlements",
+        markdown: include_str!("../../docs/usage-api.md"),
+    },
+    Guide {
         name: "billing",
         title: "How billing works",
         audience: "Everyone: numbering, PDFs, reminders, renewals",

@@ -104,7 +104,10 @@ pub fn validate(ev: &Value, cat: &Catalog, now: DateTime<Utc>) -> Result<Valid, 
             return Err(refuse("invalid_idempotency_key", "idempotency_key is longer than 200 characters"));
         }
         _ => {
-            return Err(refuse("missing_idempotency_key", "idempotency_key is required (a non-empty string)"));
+            return Err(refuse(
+                "missing_idempotency_key",
+                "idempotency_key is required (a non-empty string)",
+            ));
         }
     };
     let tenant_ref = obj.get("tenant").ok_or_else(|| refuse("missing_tenant", "tenant is required"))?;

@@ -130,7 +130,10 @@ async fn create(
     let mut new = match f.parse() {
         Ok(n) => n,
         Err(errors) => {
-            return render_status(&load(&req, &p, &state, f, errors).await?, StatusCode::UNPROCESSABLE_ENTITY);
+            return render_status(
+                &load(&req, &p, &state, f, errors).await?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
     };
     let key = new.key.clone();

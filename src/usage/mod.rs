@@ -5,12 +5,15 @@
 pub mod api;
 pub mod cache;
 pub mod caps;
+pub mod demo;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod model;
 pub mod pages;
+pub mod reconcile;
 pub mod rejected;
+pub mod rollup;
 pub mod store;
 
 use crate::AppState;
@@ -23,6 +26,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     metrics::routes(cfg);
     rejected::routes(cfg);
     pages::routes(cfg);
+    rollup::routes(cfg);
 }
 
 /// Registers the usage jobs: every 5 minutes, every cap is checked against its thresholds

@@ -89,6 +89,7 @@ struct UsagePage {
     rows: Vec<MetricRow>,
     can_caps: bool,
     covers_schools: bool,
+    rollup_owner: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +114,8 @@ async fn usage_page(
     let (tid, name) = pick(&tenants, q.tenant)?;
     p.scope.require(Action::ViewUsage, tid)?;
     let today = state.now().date_naive();
+    let parent = state.db(move |c| Ok(crate::tenancy::store::find(c, tid)?.parent_id)).await?;
+    let rollup_owner = parent.filter(|d| p.scope.allows(Action::ViewUsage, *d)).unwrap_or(tid);
     let (rows, covers_schools) = state
         .db(move |c| {
             let covered = caps::covered(c, tid)?;
@@ -135,7 +138,7 @@ async fn usage_page(
                         };
                         let owner = crate::tenancy::store::find(c, cap.tenant_id)?.name;
                         Some(CapView {
-                            limit: fmt_num(cap.limit_value),
+                            limit: fmt_value(cap.limit_value, &m.unit),
                             mode: cap.enforcement.clone(),
                             percent: percent(owner_cur, cap.limit_value),
                             state: caps::threshold_state(owner_cur, cap.limit_value),
@@ -145,7 +148,7 @@ async fn usage_page(
                     }
                     None => None,
                 };
-                let series = daily(c, &covered, m.id, today, 30)?;
+                let series = daily(c, &covered, &m, today, 30)?;
                 let total: f64 = series.iter().sum();
                 rows.push(MetricRow {
                     spark: crate::web::charts::sparkline(
@@ -159,7 +162,7 @@ async fn usage_page(
                         super::model::Aggregation::Count | super::model::Aggregation::Sum => fmt_num(total),
                         _ => String::new(),
                     },
-                    current: fmt_num(cur),
+                    current: fmt_value(cur, &m.unit),
                     basis: m.cap_basis(),
                     cap: cap_view,
                     metric: m,
@@ -176,6 +179,7 @@ async fn usage_page(
         tenant_name: name,
         rows,
         covers_schools,
+        rollup_owner,
     })
 }
 
@@ -187,29 +191,66 @@ pub fn percent(current: f64, limit: f64) -> u32 {
     ((current / limit) * 100.0).clamp(0.0, 100.0).round() as u32
 }
 
-/// Daily values of a metric over tenants for the `days` days ending `today` (all roles).
+/// Daily values of a metric over tenants for the `days` days ending `today` (all roles). For a
+/// `latest` metric each tenant's last report is carried forward over days without one, and the
+/// tenants' values are added.
 pub fn daily(
     c: &mut crate::db::DbConn,
     tenants: &[i64],
-    metric: i64,
+    metric: &Metric,
     today: NaiveDate,
     days: i64,
 ) -> QueryResult<Vec<f64>> {
     let from = today - Duration::days(days - 1);
-    let rows: Vec<(NaiveDate, f64)> = ud::table
+    let latest = metric.agg() == super::model::Aggregation::Latest;
+    let start = if latest { from - Duration::days(400) } else { from };
+    let rows: Vec<(i64, NaiveDate, f64)> = ud::table
         .filter(ud::tenant_id.eq_any(tenants.to_vec()))
-        .filter(ud::metric_id.eq(metric))
-        .filter(ud::day.ge(from))
-        .select((ud::day, ud::value))
+        .filter(ud::metric_id.eq(metric.id))
+        .filter(ud::day.ge(start))
+        .filter(ud::day.le(today))
+        .order(ud::day)
+        .select((ud::tenant_id, ud::day, ud::value))
         .load(c)?;
     let mut out = vec![0.0; days as usize];
-    for (d, v) in rows {
-        let i = (d - from).num_days();
-        if (0..days).contains(&i) {
-            out[i as usize] += v;
+    if !latest {
+        for (_, d, v) in rows {
+            let i = (d - from).num_days();
+            if (0..days).contains(&i) {
+                out[i as usize] += v;
+            }
+        }
+        return Ok(out);
+    }
+    for t in tenants {
+        let mut last = 0.0;
+        let mut it = rows.iter().filter(|(tid, _, _)| tid == t).peekable();
+        for (i, slot) in out.iter_mut().enumerate() {
+            let day = from + Duration::days(i as i64);
+            while let Some((_, d, v)) = it.peek() {
+                if *d > day {
+                    break;
+                }
+                last = *v;
+                it.next();
+            }
+            *slot += last;
         }
     }
     Ok(out)
+}
+
+/// A figure in its unit, readable: bytes in GB/MB, the rest as numbers.
+pub fn fmt_value(v: f64, unit: &str) -> String {
+    if unit == "bytes" {
+        if v >= 1e9 {
+            return format!("{:.1} GB", v / 1e9);
+        }
+        if v >= 1e6 {
+            return format!("{:.1} MB", v / 1e6);
+        }
+    }
+    fmt_num(v)
 }
 
 /// One metric's line on the caps page.
@@ -255,7 +296,7 @@ async fn load_caps(
                 rows.push(CapRow {
                     limit: cap.as_ref().map(|x| fmt_num(x.limit_value).replace(',', "")).unwrap_or_default(),
                     mode: cap.as_ref().map(|x| x.enforcement.clone()).unwrap_or_else(|| "soft".into()),
-                    current: fmt_num(cur),
+                    current: fmt_value(cur, &m.unit),
                     cap,
                     metric: m,
                     error: String::new(),

@@ -408,6 +408,7 @@ const ROUTES: &[RouteCase] = &[
     r("post", "/notifications/read", "/notifications/read", A::UseAccount, SignedIn, T::None),
     r("get", "/usage", "/usage?tenant={t}", A::ViewUsage, SignedIn, T::Tenant),
     r("get", "/usage/caps", "/usage/caps?tenant={t}", A::ManageCaps, SignedIn, T::Tenant),
+    r("get", "/district/rollups", "/district/rollups", A::ViewUsage, SignedIn, T::None),
     r("post", "/usage/caps", "/usage/caps", A::ManageCaps, Elsewhere("usage::caps_*"), T::None),
     r("get", "/admin/metrics", "/admin/metrics", A::ViewMetering, Internal, T::None),
     r("post", "/admin/metrics", "/admin/metrics", A::ManageMetering, Internal, T::None),

@@ -398,3 +398,104 @@ both_backends!(a_hard_staff_cap_blocks_keels_own_invitations, |app| {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 });
+
+both_backends!(rollups_add_up_filter_and_export, |app| {
+    let key = setup(&app);
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    let s1 = app.tenant("school", Some(d1), "Lincoln High School");
+    let s2 = app.tenant("school", Some(d1), "Roper Elementary");
+    let d2 = app.tenant("district", None, "Riverside Unified");
+    let s3 = app.tenant("school", Some(d2), "Arlington High");
+    let (high, roper, arl) = (slug(&app, s1), slug(&app, s2), slug(&app, s3));
+    let c = app.client().await;
+    // High: 6 assessments by teachers today, 2 by a specialist 10 days ago; Roper: 3 today, 4 forty days ago.
+    let mut evs = Vec::new();
+    let day =
+        |d: i64| (app.state.now() - chrono::Duration::days(d) - chrono::Duration::minutes(5)).to_rfc3339();
+    for i in 0..6 {
+        evs.push(json!({"idempotency_key": format!("h{i}"), "tenant": high, "metric": "assessments", "timestamp": day(0), "properties": {"role": "teacher"}}));
+    }
+    for i in 0..2 {
+        evs.push(json!({"idempotency_key": format!("hs{i}"), "tenant": high, "metric": "assessments", "timestamp": day(10), "properties": {"role": "specialist"}}));
+    }
+    for i in 0..3 {
+        evs.push(json!({"idempotency_key": format!("r{i}"), "tenant": roper, "metric": "assessments", "timestamp": day(0), "properties": {"role": "teacher"}}));
+    }
+    for (i, u) in ["a", "b", "a"].iter().enumerate() {
+        evs.push(json!({"idempotency_key": format!("u{i}"), "tenant": high, "metric": "active_staff_users", "timestamp": day(i as i64), "properties": {"user_id": u, "role": "teacher"}}));
+    }
+    evs.push(json!({"idempotency_key": "arl", "tenant": arl, "metric": "assessments", "timestamp": day(0)}));
+    let (_, v) = api(&c, &key, "/api/v1/events", &json!(evs)).await;
+    assert_eq!(v["accepted"].as_i64(), Some(15), "{v}");
+    // Backfill the 40-day-old ones (outside the late window: rejected by the same validation).
+    let lines = format!(
+        "{}\n\n{}\nnot json\n",
+        json!({"idempotency_key": "old", "tenant": roper, "metric": "assessments", "timestamp": day(40)}),
+        json!({"idempotency_key": "r0", "tenant": roper, "metric": "assessments", "timestamp": day(0)})
+    );
+    let b = keel::usage::reconcile::backfill(&mut app.conn(), std::io::Cursor::new(lines), app.state.now())
+        .unwrap();
+    assert_eq!((b.lines, b.accepted, b.duplicates, b.rejected.len()), (3, 0, 1, 2));
+    assert_eq!(b.rejected[0].1, "too_late");
+    assert_eq!((b.rejected[1].0, b.rejected[1].1.as_str()), (4, "malformed_json"));
+    let admin = app.signed_in(Role::DistrictAdmin, Some(d1)).await;
+    let csv = admin.get(&format!("/district/rollups?tenant={d1}&range=30&format=csv")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let rows: Vec<Vec<String>> =
+        csv.body.lines().map(|l| l.split(',').map(|f| f.trim_matches('"').to_string()).collect()).collect();
+    let get = |name: &str, col: usize| rows.iter().find(|r| r[0] == name).map(|r| r[col].clone()).unwrap();
+    // Totals equal the raw events: 8 + 3 assessments in 30 days; 2 distinct staff at High.
+    assert_eq!(
+        (get("Lincoln High School", 2), get("Roper Elementary", 2), get("Total", 2)),
+        ("8".into(), "3".into(), "11".into())
+    );
+    assert_eq!((get("Lincoln High School", 1), get("Total", 1)), ("2".into(), "2".into()));
+    assert_eq!(rows.len(), 4, "header, two schools, total: no other district");
+    // Filters: 7 days drops the 10-day-old ones; role filter; one school.
+    let csv7 = admin.get(&format!("/district/rollups?tenant={d1}&range=7&format=csv")).await;
+    assert!(
+        csv7.body.lines().any(|l| l.starts_with("\"Total\"") && l.split(',').nth(4) == Some("\"9\"")),
+        "{}",
+        csv7.body
+    );
+    let spec = admin.get(&format!("/district/rollups?tenant={d1}&range=30&role=specialist&format=csv")).await;
+    assert!(
+        spec.body.lines().any(|l| l.starts_with("\"Total\"") && l.split(',').nth(2) == Some("\"2\"")),
+        "{}",
+        spec.body
+    );
+    let one = admin.get(&format!("/district/rollups?tenant={d1}&school={s2}&format=csv")).await;
+    assert_eq!(one.body.lines().count(), 3);
+    assert!(one.body.contains("Roper") && !one.body.contains("Lincoln High"));
+    let page = admin.get(&format!("/district/rollups?tenant={d1}")).await;
+    assert!(page.body.contains("Assessments per day, by school") && page.body.contains("Roper Elementary"));
+    // Scope: another district's school or district is not found; a school admin sees only theirs.
+    assert_eq!(
+        admin.get(&format!("/district/rollups?tenant={d1}&school={s3}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(admin.get(&format!("/district/rollups?tenant={d2}")).await.status, StatusCode::NOT_FOUND);
+    let head = app.signed_in(Role::SchoolAdmin, Some(s1)).await;
+    let mine = head.get("/district/rollups?format=csv").await;
+    assert!(mine.body.contains("Lincoln High") && !mine.body.contains("Roper"), "{}", mine.body);
+    assert_eq!(head.get(&format!("/district/rollups?tenant={s2}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(head.get(&format!("/district/rollups?tenant={d1}")).await.status, StatusCode::NOT_FOUND);
+    // Empty state.
+    let d3 = app.tenant("district", None, "Empty District");
+    let lonely = app.signed_in(Role::DistrictAdmin, Some(d3)).await;
+    assert!(lonely.get("/district/rollups").await.body.contains("No schools linked yet"));
+    // Reconcile finds nothing after the mixed load; a corrupted bucket is found and fixed.
+    let today = app.state.now().date_naive();
+    let from = today - chrono::Duration::days(35);
+    let r = keel::usage::reconcile::reconcile(&mut app.conn(), None, from, today, false).unwrap();
+    assert_eq!((r.mismatches, r.unique_mismatches), (0, 0), "{r:?}");
+    assert!(r.buckets_checked >= 5);
+    diesel::update(ud::table.filter(ud::tenant_id.eq(s1)))
+        .set(ud::value.eq(999.0))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let r = keel::usage::reconcile::reconcile(&mut app.conn(), Some(&[s1]), from, today, true).unwrap();
+    assert!(r.mismatches > 0);
+    let r = keel::usage::reconcile::reconcile(&mut app.conn(), None, from, today, false).unwrap();
+    assert_eq!((r.mismatches, r.unique_mismatches), (0, 0), "fixed: {r:?}");
+});
