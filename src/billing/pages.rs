@@ -279,14 +279,30 @@ async fn create(
                     now,
                 )
             });
-            Ok(write_tx(c, |c| invoice::create_draft(c, &actor, tid, &profile, now))?)
+            Ok(write_tx(c, |c| {
+                let id = invoice::create_draft(c, &actor, tid, &profile, now)?;
+                // Start from the tenant's plan: its seats and last month's overage.
+                let lines = crate::usage::plans::invoice_lines(c, tid, &profile.currency, now.date())?;
+                if let Some(cur) = money::currency(&profile.currency) {
+                    for l in &lines {
+                        let i = invoice::find(c, id)?;
+                        invoice::add_line(c, &i, l, cur, now)?;
+                    }
+                }
+                Ok::<_, diesel::result::Error>((id, lines.len()))
+            })?)
         })
         .await?;
+    let (id, prefilled) = id;
     Ok(flash::redirect_with(
         &req,
         &format!("/admin/invoices/{id}"),
         "success",
-        "Draft created. Add its lines, then issue it.",
+        if prefilled > 0 {
+            "Draft created with the lines of the tenant's plan. Check them, then issue it."
+        } else {
+            "Draft created. Add its lines, then issue it."
+        },
     ))
 }
 

@@ -275,6 +275,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    plans (id) {
+        id -> BigInt,
+        key -> Text,
+        version -> Integer,
+        name -> Text,
+        currency -> Text,
+        seat_price -> Text,
+        period -> Text,
+        features -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    plan_metrics (plan_id, metric_id) {
+        plan_id -> BigInt,
+        metric_id -> BigInt,
+        included -> Double,
+        overage_price -> Text,
+    }
+}
+
+diesel::table! {
+    tenant_plans (tenant_id) {
+        tenant_id -> BigInt,
+        plan_id -> BigInt,
+        seats -> Integer,
+        assigned_by -> Nullable<BigInt>,
+        assigned_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    usage_subjects (tenant_id, metric_id, subject) {
+        tenant_id -> BigInt,
+        metric_id -> BigInt,
+        subject -> Text,
+        role -> Text,
+        last_day -> Date,
+    }
+}
+
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> tenants (tenant_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -539,6 +583,10 @@ diesel::joinable!(incident_components -> status_components (component_id));
 diesel::joinable!(component_status_changes -> status_components (component_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    usage_subjects,
+    plans,
+    plan_metrics,
+    tenant_plans,
     renewals,
     metrics,
     ingest_keys,

@@ -16,7 +16,7 @@ use crate::audit::{self, Actor, Event};
 use crate::db::DbConn;
 use crate::db::schema::{
     cap_alerts as ca, memberships as ms, tenants as t, usage_caps as uc, usage_daily as ud,
-    usage_events as ue, usage_uniques as uu,
+    usage_events as ue, usage_subjects as us,
 };
 
 /// The metric whose caps also count staff that Keel itself manages.
@@ -68,12 +68,14 @@ pub fn current(c: &mut DbConn, tenants: &[i64], metric: &Metric, today: NaiveDat
             total
         }
         Aggregation::UniqueCount => {
+            // Each subject's last active day is kept, so "active in the window" is a count of
+            // subjects whose last day is in it.
             let since = today - Duration::days(i64::from(metric.window_days.max(1)) - 1);
-            uu::table
-                .filter(uu::tenant_id.eq_any(ids.clone()))
-                .filter(uu::metric_id.eq(metric.id))
-                .filter(uu::day.ge(since))
-                .select(count(uu::subject).aggregate_distinct())
+            us::table
+                .filter(us::tenant_id.eq_any(ids.clone()))
+                .filter(us::metric_id.eq(metric.id))
+                .filter(us::last_day.ge(since))
+                .select(count(us::subject).aggregate_distinct())
                 .first::<i64>(c)? as f64
         }
     };

@@ -185,6 +185,66 @@ pub fn seed(c: &mut DbConn, now: DateTime<Utc>, base_url: &str) -> QueryResult<S
                 .execute(c)?;
         }
     }
+    // Plans: Free, Standard (two versions: Lincoln stays on v1) and Enterprise.
+    let plan = |key: &str, name: &str, price: &str, features: &str, inc: [(i64, f64, &str); 3]| {
+        super::plans::NewPlan {
+            key: key.into(),
+            name: name.into(),
+            currency: "USD".into(),
+            seat_price: price.into(),
+            period: "year".into(),
+            features: features.into(),
+            metrics: inc.iter().map(|(m, i, p)| (*m, *i, p.to_string())).collect(),
+        }
+    };
+    let (_, _) = super::plans::save_version(
+        c,
+        &actor,
+        &plan("free", "Free", "0", "", [(assess, 200.0, "0"), (staff, 5.0, "0"), (audio, 0.0, "0")]),
+        at,
+    )?;
+    let (standard_v1, _) = super::plans::save_version(
+        c,
+        &actor,
+        &plan(
+            "standard",
+            "Standard",
+            "36.50",
+            "audio_feedback",
+            [(assess, 8000.0, "0.05"), (staff, 250.0, "0"), (audio, 5000.0, "0.012")],
+        ),
+        at,
+    )?;
+    super::plans::save_version(
+        c,
+        &actor,
+        &plan(
+            "standard",
+            "Standard",
+            "38.80",
+            "audio_feedback",
+            [(assess, 9000.0, "0.05"), (staff, 250.0, "0"), (audio, 6000.0, "0.012")],
+        ),
+        at,
+    )?;
+    let (enterprise, _) = super::plans::save_version(
+        c,
+        &actor,
+        &plan(
+            "enterprise",
+            "Enterprise",
+            "34.00",
+            "audio_feedback, sso, district_rollups",
+            [(assess, 50000.0, "0.03"), (staff, 1000.0, "0"), (audio, 40000.0, "0.01")],
+        ),
+        at,
+    )?;
+    if let Some(id) = slug_id(c, "LINCOLN")? {
+        super::plans::assign(c, &actor, id, standard_v1, 1250, at)?;
+    }
+    if let Some(id) = slug_id(c, "RIVERSIDE")? {
+        super::plans::assign(c, &actor, id, enterprise, 640, at)?;
+    }
     let owners: Vec<i64> = store::all_caps(c)?.iter().map(|c| c.tenant_id).collect();
     super::caps::evaluate(c, &owners, base_url, at)?;
     Ok(key)

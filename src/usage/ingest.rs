@@ -208,6 +208,8 @@ struct Delta {
 pub fn record(c: &mut DbConn, events: &[Valid], now: NaiveDateTime) -> QueryResult<Vec<Recorded>> {
     let mut out = Vec::with_capacity(events.len());
     let mut deltas: BTreeMap<(i64, i64, NaiveDate, String), Delta> = BTreeMap::new();
+    // Subjects seen on a new day: (tenant, metric, subject) -> (day, role, time) of the latest.
+    let mut seen: HashMap<(i64, i64, String), (NaiveDate, String, NaiveDateTime)> = HashMap::new();
     for e in events {
         let row = (
             ue::tenant_id.eq(e.tenant_id),
@@ -251,6 +253,16 @@ pub fn record(c: &mut DbConn, events: &[Valid], now: NaiveDateTime) -> QueryResu
                         diesel::insert_into(uu::table).values(urow).on_conflict_do_nothing().execute(sq)?
                     }
                 };
+                if new > 0 {
+                    let e2 = seen.entry((e.tenant_id, e.metric_id, e.subject.clone())).or_insert((
+                        day,
+                        e.role.clone(),
+                        e.occurred_at,
+                    ));
+                    if (day, e.occurred_at) >= (e2.0, e2.2) {
+                        *e2 = (day, e.role.clone(), e.occurred_at);
+                    }
+                }
                 new as f64
             }
             _ => e.value,
@@ -279,7 +291,41 @@ pub fn record(c: &mut DbConn, events: &[Valid], now: NaiveDateTime) -> QueryResu
     for ((tenant, metric, day, role), d) in deltas {
         upsert_bucket(c, tenant, metric, day, &role, &d)?;
     }
+    for ((tenant, metric, subject), (day, role, _)) in seen {
+        upsert_subject(c, tenant, metric, &subject, &role, day)?;
+    }
     Ok(out)
+}
+
+/// Records that a subject was active on `day` (keeping its latest day and the role then).
+fn upsert_subject(
+    c: &mut DbConn,
+    tenant: i64,
+    metric: i64,
+    subject: &str,
+    role: &str,
+    day: NaiveDate,
+) -> QueryResult<()> {
+    let pg = matches!(c, DbConn::Pg(_));
+    let p: Vec<String> = (1..=5).map(|i| if pg { format!("${i}") } else { "?".into() }).collect();
+    let sql = format!(
+        "INSERT INTO usage_subjects (tenant_id, metric_id, subject, role, last_day) VALUES ({}, {}, {}, {}, {}) \
+         ON CONFLICT (tenant_id, metric_id, subject) DO UPDATE SET \
+         role = CASE WHEN excluded.last_day >= usage_subjects.last_day THEN excluded.role ELSE usage_subjects.role END, \
+         last_day = CASE WHEN excluded.last_day > usage_subjects.last_day THEN excluded.last_day ELSE usage_subjects.last_day END",
+        p[0], p[1], p[2], p[3], p[4]
+    );
+    let q = diesel::sql_query(sql)
+        .bind::<BigInt, _>(tenant)
+        .bind::<BigInt, _>(metric)
+        .bind::<Text, _>(subject)
+        .bind::<Text, _>(role)
+        .bind::<Date, _>(day);
+    match c {
+        DbConn::Pg(pg) => q.execute(pg)?,
+        DbConn::Sqlite(sq) => q.execute(sq)?,
+    };
+    Ok(())
 }
 
 fn upsert_bucket(

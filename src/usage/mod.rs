@@ -11,6 +11,7 @@ pub mod keys;
 pub mod metrics;
 pub mod model;
 pub mod pages;
+pub mod plans;
 pub mod reconcile;
 pub mod rejected;
 pub mod rollup;
@@ -26,6 +27,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     metrics::routes(cfg);
     rejected::routes(cfg);
     pages::routes(cfg);
+    plans::routes(cfg);
     rollup::routes(cfg);
 }
 

@@ -62,6 +62,8 @@ pub async fn tenants_for(p: &Principal, state: &AppState, action: Action) -> App
 /// One metric's line on the usage page.
 pub struct MetricRow {
     pub metric: Metric,
+    /// "1,500 included" when the tenant's plan includes some.
+    pub included: String,
     pub current: String,
     pub basis: String,
     pub cap: Option<CapView>,
@@ -90,6 +92,19 @@ struct UsagePage {
     can_caps: bool,
     covers_schools: bool,
     rollup_owner: i64,
+    plan: Option<PlanView>,
+    plan_choices: Vec<(i64, String)>,
+    can_assign: bool,
+}
+
+/// A tenant's plan as shown.
+pub struct PlanView {
+    pub label: String,
+    pub price: String,
+    pub seats: i32,
+    pub plan_id: i64,
+    pub features: Vec<String>,
+    pub outdated: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +131,36 @@ async fn usage_page(
     let today = state.now().date_naive();
     let parent = state.db(move |c| Ok(crate::tenancy::store::find(c, tid)?.parent_id)).await?;
     let rollup_owner = parent.filter(|d| p.scope.allows(Action::ViewUsage, *d)).unwrap_or(tid);
+    let (plan, plan_choices, included) = state
+        .db(move |c| {
+            let all = super::plans::all(c)?;
+            let mine = super::plans::of_tenant(c, tid)?;
+            let latest_ids: Vec<i64> = {
+                let mut seen = std::collections::HashSet::new();
+                all.iter().filter(|p| seen.insert(p.key.clone())).map(|p| p.id).collect()
+            };
+            let choices: Vec<(i64, String)> = all
+                .iter()
+                .filter(|p| latest_ids.contains(&p.id))
+                .map(|p| (p.id, format!("{} ({})", p.label(), p.price_label())))
+                .collect();
+            let (view, inc) = match mine {
+                Some((t, p, inc)) => (
+                    Some(PlanView {
+                        label: p.label(),
+                        price: p.price_label(),
+                        seats: t.seats,
+                        plan_id: p.id,
+                        features: p.feature_list(),
+                        outdated: !latest_ids.contains(&p.id),
+                    }),
+                    inc,
+                ),
+                None => (None, Vec::new()),
+            };
+            Ok((view, choices, inc))
+        })
+        .await?;
     let (rows, covers_schools) = state
         .db(move |c| {
             let covered = caps::covered(c, tid)?;
@@ -150,7 +195,13 @@ async fn usage_page(
                 };
                 let series = daily(c, &covered, &m, today, 30)?;
                 let total: f64 = series.iter().sum();
+                let included = included
+                    .iter()
+                    .find(|i| i.metric_id == m.id)
+                    .map(|i| format!("{} included", fmt_value(i.included, &m.unit)))
+                    .unwrap_or_default();
                 rows.push(MetricRow {
+                    included,
                     spark: crate::web::charts::sparkline(
                         &format!("spark-{}", m.key),
                         &format!("{} per day, last 30 days", m.name),
@@ -180,6 +231,9 @@ async fn usage_page(
         rows,
         covers_schools,
         rollup_owner,
+        plan,
+        plan_choices,
+        can_assign: p.can(Action::ManageMetering),
     })
 }
 

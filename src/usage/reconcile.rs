@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use super::ingest::{self, Valid};
 use super::model::{Aggregation, Metric};
 use crate::db::DbConn;
-use crate::db::schema::{usage_daily as ud, usage_events as ue, usage_uniques as uu};
+use crate::db::schema::{usage_daily as ud, usage_events as ue, usage_subjects as us, usage_uniques as uu};
 
 /// What a reconcile found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,8 +118,53 @@ pub fn reconcile_tenant(
         .load::<(i64, NaiveDate, String, String)>(c)?
         .into_iter()
         .collect();
-    let unique_diff = want_u.symmetric_difference(&have_u).count();
+    let mut unique_diff = want_u.symmetric_difference(&have_u).count();
+    // Each subject's last active day, over all of the tenant's events (not only the range).
+    let unique_metrics: Vec<i64> =
+        metrics.iter().filter(|m| m.agg() == Aggregation::UniqueCount).map(|m| m.id).collect();
+    let subject_events: Vec<(i64, NaiveDateTime, String, String)> = ue::table
+        .filter(ue::tenant_id.eq(tenant))
+        .filter(ue::metric_id.eq_any(unique_metrics))
+        .order((ue::occurred_at, ue::id))
+        .select((ue::metric_id, ue::occurred_at, ue::subject, ue::role))
+        .load(c)?;
+    let mut want_s: BTreeMap<(i64, String), (NaiveDate, String)> = BTreeMap::new();
+    for (mid, at, subject, role) in subject_events {
+        let e = want_s.entry((mid, subject)).or_insert((at.date(), role.clone()));
+        if at.date() >= e.0 {
+            *e = (at.date(), role);
+        }
+    }
+    let have_s: BTreeMap<(i64, String), NaiveDate> = us::table
+        .filter(us::tenant_id.eq(tenant))
+        .select((us::metric_id, us::subject, us::last_day))
+        .load::<(i64, String, NaiveDate)>(c)?
+        .into_iter()
+        .map(|(m, s, d)| ((m, s), d))
+        .collect();
+    let subject_diff = want_s
+        .keys()
+        .chain(have_s.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| want_s.get(*k).map(|w| w.0) != have_s.get(*k).copied())
+        .count();
+    unique_diff += subject_diff;
     report.unique_mismatches += unique_diff;
+    if fix && subject_diff > 0 {
+        diesel::delete(us::table.filter(us::tenant_id.eq(tenant))).execute(c)?;
+        for ((mid, subject), (day, role)) in &want_s {
+            diesel::insert_into(us::table)
+                .values((
+                    us::tenant_id.eq(tenant),
+                    us::metric_id.eq(mid),
+                    us::subject.eq(subject),
+                    us::role.eq(role),
+                    us::last_day.eq(day),
+                ))
+                .execute(c)?;
+        }
+    }
     if fix && (bad || unique_diff > 0) {
         diesel::delete(
             ud::table.filter(ud::tenant_id.eq(tenant)).filter(ud::day.ge(from)).filter(ud::day.le(to)),

@@ -19,7 +19,9 @@ use super::pages::percent;
 use crate::AppState;
 use crate::auth::{Action, Principal};
 use crate::db::DbConn;
-use crate::db::schema::{metrics as m, tenants as t, usage_daily as ud, usage_uniques as uu};
+use crate::db::schema::{
+    metrics as m, tenants as t, usage_daily as ud, usage_subjects as us, usage_uniques as uu,
+};
 use crate::error::{AppError, AppResult};
 use crate::web::charts::{self, ChartOpts, Series};
 use crate::web::layout::{PageCtx, render};
@@ -215,22 +217,26 @@ pub fn compute(
     let mut by_role = Vec::new();
     let mut total_staff = 0.0;
     if let Some(staff) = staff {
-        let all_roles: Vec<String> = uu::table
-            .filter(uu::tenant_id.eq_any(ids.clone()))
-            .filter(uu::metric_id.eq(staff))
-            .select(uu::role)
+        // Roles seen, from the daily buckets (small), for the filter's choices.
+        let all_roles: Vec<String> = ud::table
+            .filter(ud::tenant_id.eq_any(ids.clone()))
+            .filter(ud::metric_id.eq(staff))
+            .select(ud::role)
             .distinct()
             .load(c)?;
         let wanted_roles: Vec<String> =
             if role.is_empty() { all_roles.clone() } else { vec![role.to_string()] };
-        let per_school: Vec<(i64, i64)> = uu::table
-            .filter(uu::tenant_id.eq_any(ids.clone()))
-            .filter(uu::metric_id.eq(staff))
-            .filter(uu::role.eq_any(wanted_roles.clone()))
-            .filter(uu::day.ge(d30))
-            .filter(uu::day.le(today))
-            .group_by(uu::tenant_id)
-            .select((uu::tenant_id, count(uu::subject).aggregate_distinct()))
+        // Active in the last 30 days: subjects whose last active day is in them (their role then).
+        let recent = || {
+            us::table
+                .filter(us::tenant_id.eq_any(ids.clone()))
+                .filter(us::metric_id.eq(staff))
+                .filter(us::role.eq_any(wanted_roles.clone()))
+        };
+        let per_school: Vec<(i64, i64)> = recent()
+            .filter(us::last_day.ge(d30))
+            .group_by(us::tenant_id)
+            .select((us::tenant_id, count(us::subject)))
             .load(c)?;
         for (tid, n) in per_school {
             if let Some(r) = rows.get_mut(&tid) {
@@ -238,23 +244,29 @@ pub fn compute(
                 any = true;
             }
         }
-        total_staff = uu::table
-            .filter(uu::tenant_id.eq_any(ids.clone()))
-            .filter(uu::metric_id.eq(staff))
-            .filter(uu::role.eq_any(wanted_roles.clone()))
-            .filter(uu::day.ge(d30))
-            .filter(uu::day.le(today))
-            .select(count(uu::subject).aggregate_distinct())
+        total_staff = recent()
+            .filter(us::last_day.ge(d30))
+            .select(count(us::subject).aggregate_distinct())
             .first::<i64>(c)? as f64;
-        let role_rows: Vec<(String, i64)> = uu::table
-            .filter(uu::tenant_id.eq_any(ids.clone()))
-            .filter(uu::metric_id.eq(staff))
-            .filter(uu::role.eq_any(wanted_roles))
-            .filter(uu::day.ge(from))
-            .filter(uu::day.le(to))
-            .group_by(uu::role)
-            .select((uu::role, count(uu::subject).aggregate_distinct()))
-            .load(c)?;
+        // By role over the range: from the subjects' last day when the range ends today (the
+        // presets), else from the per-day records.
+        let role_rows: Vec<(String, i64)> = if to >= today {
+            recent()
+                .filter(us::last_day.ge(from))
+                .group_by(us::role)
+                .select((us::role, count(us::subject).aggregate_distinct()))
+                .load(c)?
+        } else {
+            uu::table
+                .filter(uu::tenant_id.eq_any(ids.clone()))
+                .filter(uu::metric_id.eq(staff))
+                .filter(uu::role.eq_any(wanted_roles.clone()))
+                .filter(uu::day.ge(from))
+                .filter(uu::day.le(to))
+                .group_by(uu::role)
+                .select((uu::role, count(uu::subject).aggregate_distinct()))
+                .load(c)?
+        };
         by_role = role_rows
             .into_iter()
             .map(|(r, n)| (if r.is_empty() { "unspecified".into() } else { r }, n as f64))

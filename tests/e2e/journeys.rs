@@ -246,3 +246,78 @@ async fn procurement_downloads_an_invoice_and_sees_it_paid() {
     assert!(table[start..end].contains("Paid"), "{table}");
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_hard_staff_cap_blocks_a_school_admins_invitation() {
+    let Some(b) = Browser::start().await else { return };
+    b.sign_in("District admin").await;
+    b.wait_path("/district/schools").await;
+    // The district admin finds caps from the navigation and caps Lincoln High School's staff at 5.
+    b.client.find(Locator::LinkText("Usage")).await.unwrap().click().await.unwrap();
+    b.wait_text("main h1", "Usage").await;
+    b.client
+        .find(Locator::Css("nav[aria-label='Usage views'] a[href^='/usage/caps']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("main h1", "Caps for").await;
+    b.client
+        .find(Locator::XPath("//select[@id='f-tenant']/option[contains(., 'Lincoln High School')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client.find(Locator::Css("form.filters button[type=submit]")).await.unwrap().click().await.unwrap();
+    b.wait_text("main h1", "› Lincoln High School").await;
+    let card = "//section[h2[normalize-space()='Active staff users']]";
+    let limit = b.client.find(Locator::XPath(&format!("{card}//input[@name='limit']"))).await.unwrap();
+    limit.clear().await.unwrap();
+    limit.send_keys("5").await.unwrap();
+    b.client
+        .find(Locator::XPath(&format!("{card}//input[@value='hard']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::XPath(&format!("{card}//button[@type='submit' and not(@name)]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_text(".flash", "Active staff users cap set to 5 (hard)").await;
+    b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    b.wait_path("/login").await;
+    // The school admin tries to invite one more teacher and is told why not.
+    b.sign_in("School admin").await;
+    b.wait_path("/district/members").await;
+    b.client
+        .find(Locator::Id("field-email"))
+        .await
+        .unwrap()
+        .send_keys("new.teacher@lincoln.k12.example")
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::XPath("//select[@id='field-role']/option[@value='staff']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("form[action='/district/members/invite'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let msg = b.wait_text("main", "reached its staff cap").await;
+    assert!(msg.contains("Your district has reached its staff cap"), "{msg}");
+    b.close().await;
+}

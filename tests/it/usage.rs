@@ -499,3 +499,120 @@ both_backends!(rollups_add_up_filter_and_export, |app| {
     let r = keel::usage::reconcile::reconcile(&mut app.conn(), None, from, today, false).unwrap();
     assert_eq!((r.mismatches, r.unique_mismatches), (0, 0), "fixed: {r:?}");
 });
+
+both_backends!(plans_are_versioned_assigned_and_prefill_invoices, |app| {
+    setup(&app);
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    let s1 = app.tenant("school", Some(d1), "Lincoln High School");
+    crate::billing::profile_for(&app, d1);
+    let staff = app.signed_in(Role::PlatformAdmin, None).await;
+    let assess = keel::usage::store::metric_by_key(&mut app.conn(), "assessments").unwrap().unwrap().id;
+    let inc = format!("included_{assess}");
+    let over = format!("overage_{assess}");
+    // Bad input beside the fields; nothing saved.
+    let r = staff
+        .post(
+            "/admin/plans",
+            &[
+                ("key", "Standard!"),
+                ("name", ""),
+                ("currency", "USD"),
+                ("seat_price", "-1"),
+                (&inc, "-3"),
+                (&over, "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for m in [
+        "Use lower-case letters",
+        "Enter a name.",
+        "price per seat as a number",
+        "can&#39;t be below 0",
+        "unit price of at least 0",
+    ] {
+        assert!(r.body.contains(m) || r.body.contains(&m.replace("&#39;", "'")), "missing {m}");
+    }
+    let save = |price: &'static str, included: &'static str| {
+        let (inc, over) = (inc.clone(), over.clone());
+        let staff = &staff;
+        async move {
+            staff
+                .post(
+                    "/admin/plans",
+                    &[
+                        ("key", "standard"),
+                        ("name", "Standard"),
+                        ("currency", "USD"),
+                        ("seat_price", price),
+                        ("period", "year"),
+                        ("features", "audio_feedback"),
+                        (&inc, included),
+                        (&over, "0.05"),
+                    ],
+                )
+                .await
+        }
+    };
+    assert_eq!(save("36.50", "100").await.status, StatusCode::SEE_OTHER);
+    let r = save("38.80", "120").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let plans = keel::usage::plans::all(&mut app.conn()).unwrap();
+    assert_eq!(plans.iter().map(|p| p.version).collect::<Vec<_>>(), vec![2, 1]);
+    let v1 = plans.iter().find(|p| p.version == 1).unwrap().id;
+    // Assign v1 (audited); the usage page says a newer version exists.
+    let r = staff
+        .post(
+            "/usage/plan",
+            &[("tenant_id", &d1.to_string()), ("plan_id", &v1.to_string()), ("seats", "1250")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = staff.get(&format!("/usage?tenant={d1}")).await;
+    assert!(
+        page.body.contains("Standard v1")
+            && page.body.contains("A newer version exists")
+            && page.body.contains("100 included"),
+        "{}",
+        page.body
+    );
+    let n: i64 =
+        ae::table.filter(ae::action.eq("usage.plan_assign")).count().get_result(&mut *app.conn()).unwrap();
+    assert_eq!(n, 1);
+    // Tenants can't assign plans.
+    let admin = app.signed_in(Role::DistrictAdmin, Some(d1)).await;
+    let r = admin
+        .post("/usage/plan", &[("tenant_id", &d1.to_string()), ("plan_id", &v1.to_string()), ("seats", "1")])
+        .await;
+    assert!(r.status == StatusCode::FORBIDDEN || r.status == StatusCode::NOT_FOUND);
+    // Last month: 130 assessments at the school, 30 beyond the 100 included.
+    let today = app.state.now().date_naive();
+    let last = keel::usage::model::month_start(today) - chrono::Duration::days(3);
+    let events: Vec<keel::usage::ingest::Valid> = (0..130)
+        .map(|i| keel::usage::ingest::Valid {
+            tenant_id: s1,
+            metric_id: assess,
+            agg: keel::usage::model::Aggregation::Count,
+            key: format!("old-{i}"),
+            occurred_at: last.and_hms_opt(10, 0, 0).unwrap(),
+            value: 1.0,
+            role: "teacher".into(),
+            subject: String::new(),
+            properties: "{}".into(),
+        })
+        .collect();
+    let now = keel::db::now_micros(app.state.now());
+    write_tx(&mut app.conn(), |c| keel::usage::ingest::record(c, &events, now)).unwrap();
+    let r = staff.post("/admin/invoices", &[("tenant_id", &d1.to_string())]).await;
+    let page = staff.get(&r.location()).await;
+    assert!(
+        page.body.contains("Standard plan, 1250 seats, per year") && page.body.contains("$45,625.00"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Assessments above the 100 included") && page.body.contains("$1.50"),
+        "{}",
+        page.body
+    );
+});

@@ -1,0 +1,3 @@
+DROP TABLE tenant_plans;
+DROP TABLE plan_metrics;
+DROP TABLE plans;
