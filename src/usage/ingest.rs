@@ -3,18 +3,18 @@
 //! buckets updated in the same transaction (late events land in their own past day), and the
 //! dead-letter table for rejected events.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Date, Double, Text, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::model::{Aggregation, Metric};
 use crate::db::DbConn;
 use crate::db::schema::{
-    metrics as m, tenants as t, usage_events as ue, usage_rejected as ur, usage_uniques as uu,
+    metrics as m, tenants as t, usage_daily as ud, usage_events as ue, usage_rejected as ur,
+    usage_subjects as us, usage_uniques as uu,
 };
 
 /// Largest batch accepted in one request.
@@ -203,57 +203,147 @@ struct Delta {
     latest_at: NaiveDateTime,
 }
 
+/// An event row to insert.
+#[derive(Insertable)]
+#[diesel(table_name = ue)]
+struct EventRow<'a> {
+    tenant_id: i64,
+    metric_id: i64,
+    idempotency_key: &'a str,
+    occurred_at: NaiveDateTime,
+    value: f64,
+    role: &'a str,
+    subject: &'a str,
+    properties: &'a str,
+    received_at: NaiveDateTime,
+}
+
+/// A per-day subject row to insert.
+#[derive(Insertable)]
+#[diesel(table_name = uu)]
+struct UniqueRow<'a> {
+    tenant_id: i64,
+    metric_id: i64,
+    day: NaiveDate,
+    role: &'a str,
+    subject: &'a str,
+}
+
+/// Rows per multi-row INSERT (9 columns each: well under both backends' parameter limits).
+const CHUNK: usize = 500;
+
 /// Records valid events and their buckets; call inside one write transaction. Returns, per
-/// event, whether it was new or a replay of a key already recorded for its tenant.
+/// event, whether it was new or a replay of a key already recorded for its tenant (a key twice
+/// in one batch counts once). Events and per-day subjects go in with one multi-row INSERT per
+/// 500, the buckets with one upsert per (tenant, metric, day, role) touched.
 pub fn record(c: &mut DbConn, events: &[Valid], now: NaiveDateTime) -> QueryResult<Vec<Recorded>> {
-    let mut out = Vec::with_capacity(events.len());
+    // The first occurrence of each (tenant, key) in the batch is the one that may be new.
+    let mut first: HashMap<(i64, &str), usize> = HashMap::with_capacity(events.len());
+    let candidates: Vec<usize> = (0..events.len())
+        .filter(|i| first.insert((events[*i].tenant_id, events[*i].key.as_str()), *i).is_none())
+        .collect();
+    let mut accepted: HashSet<(i64, String)> = HashSet::with_capacity(candidates.len());
+    for chunk in candidates.chunks(CHUNK) {
+        let rows: Vec<EventRow<'_>> = chunk
+            .iter()
+            .map(|i| {
+                let e = &events[*i];
+                EventRow {
+                    tenant_id: e.tenant_id,
+                    metric_id: e.metric_id,
+                    idempotency_key: &e.key,
+                    occurred_at: e.occurred_at,
+                    value: e.value,
+                    role: &e.role,
+                    subject: &e.subject,
+                    properties: &e.properties,
+                    received_at: now,
+                }
+            })
+            .collect();
+        match c {
+            // PostgreSQL: one statement per chunk (a round trip per row would dominate).
+            DbConn::Pg(pg) => accepted.extend(
+                diesel::insert_into(ue::table)
+                    .values(&rows)
+                    .on_conflict_do_nothing()
+                    .returning((ue::tenant_id, ue::idempotency_key))
+                    .get_results::<(i64, String)>(pg)?,
+            ),
+            // SQLite runs in process: a prepared single-row insert per event is as fast, and
+            // tells directly whether the row was new.
+            DbConn::Sqlite(sq) => {
+                for r in &rows {
+                    if diesel::insert_into(ue::table).values(r).on_conflict_do_nothing().execute(sq)? == 1 {
+                        accepted.insert((r.tenant_id, r.idempotency_key.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    let out: Vec<Recorded> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let is_first = first.get(&(e.tenant_id, e.key.as_str())) == Some(&i);
+            if is_first && accepted.contains(&(e.tenant_id, e.key.clone())) {
+                Recorded::Accepted
+            } else {
+                Recorded::Duplicate
+            }
+        })
+        .collect();
+    // Per-day subjects of the new events of distinct-count metrics: which are new.
+    let mut unique_keys: Vec<(i64, i64, NaiveDate, &str, &str)> = events
+        .iter()
+        .zip(&out)
+        .filter(|(e, r)| **r == Recorded::Accepted && e.agg == Aggregation::UniqueCount)
+        .map(|(e, _)| (e.tenant_id, e.metric_id, e.occurred_at.date(), e.role.as_str(), e.subject.as_str()))
+        .collect();
+    unique_keys.sort_unstable();
+    unique_keys.dedup();
+    let mut new_uniques: HashSet<(i64, i64, NaiveDate, String, String)> = HashSet::new();
+    for chunk in unique_keys.chunks(CHUNK) {
+        let rows: Vec<UniqueRow<'_>> = chunk
+            .iter()
+            .map(|(t, m, d, r, s)| UniqueRow { tenant_id: *t, metric_id: *m, day: *d, role: r, subject: s })
+            .collect();
+        match c {
+            DbConn::Pg(pg) => new_uniques.extend(
+                diesel::insert_into(uu::table)
+                    .values(&rows)
+                    .on_conflict_do_nothing()
+                    .returning((uu::tenant_id, uu::metric_id, uu::day, uu::role, uu::subject))
+                    .get_results::<(i64, i64, NaiveDate, String, String)>(pg)?,
+            ),
+            DbConn::Sqlite(sq) => {
+                for r in &rows {
+                    if diesel::insert_into(uu::table).values(r).on_conflict_do_nothing().execute(sq)? == 1 {
+                        new_uniques.insert((
+                            r.tenant_id,
+                            r.metric_id,
+                            r.day,
+                            r.role.to_string(),
+                            r.subject.to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
     let mut deltas: BTreeMap<(i64, i64, NaiveDate, String), Delta> = BTreeMap::new();
     // Subjects seen on a new day: (tenant, metric, subject) -> (day, role, time) of the latest.
     let mut seen: HashMap<(i64, i64, String), (NaiveDate, String, NaiveDateTime)> = HashMap::new();
-    for e in events {
-        let row = (
-            ue::tenant_id.eq(e.tenant_id),
-            ue::metric_id.eq(e.metric_id),
-            ue::idempotency_key.eq(&e.key),
-            ue::occurred_at.eq(e.occurred_at),
-            ue::value.eq(e.value),
-            ue::role.eq(&e.role),
-            ue::subject.eq(&e.subject),
-            ue::properties.eq(&e.properties),
-            ue::received_at.eq(now),
-        );
-        let inserted = match c {
-            DbConn::Pg(pg) => {
-                diesel::insert_into(ue::table).values(row).on_conflict_do_nothing().execute(pg)?
-            }
-            DbConn::Sqlite(sq) => {
-                diesel::insert_into(ue::table).values(row).on_conflict_do_nothing().execute(sq)?
-            }
-        };
-        if inserted == 0 {
-            out.push(Recorded::Duplicate);
+    for (e, r) in events.iter().zip(&out) {
+        if *r != Recorded::Accepted {
             continue;
         }
-        out.push(Recorded::Accepted);
         let day = e.occurred_at.date();
         let contribution = match e.agg {
             Aggregation::UniqueCount => {
-                let urow = (
-                    uu::tenant_id.eq(e.tenant_id),
-                    uu::metric_id.eq(e.metric_id),
-                    uu::day.eq(day),
-                    uu::role.eq(&e.role),
-                    uu::subject.eq(&e.subject),
-                );
-                let new = match c {
-                    DbConn::Pg(pg) => {
-                        diesel::insert_into(uu::table).values(urow).on_conflict_do_nothing().execute(pg)?
-                    }
-                    DbConn::Sqlite(sq) => {
-                        diesel::insert_into(uu::table).values(urow).on_conflict_do_nothing().execute(sq)?
-                    }
-                };
-                if new > 0 {
+                // Counted once per (day, role, subject): the first event that made it new.
+                let k = (e.tenant_id, e.metric_id, day, e.role.clone(), e.subject.clone());
+                if new_uniques.remove(&k) {
                     let e2 = seen.entry((e.tenant_id, e.metric_id, e.subject.clone())).or_insert((
                         day,
                         e.role.clone(),
@@ -262,8 +352,10 @@ pub fn record(c: &mut DbConn, events: &[Valid], now: NaiveDateTime) -> QueryResu
                     if (day, e.occurred_at) >= (e2.0, e2.2) {
                         *e2 = (day, e.role.clone(), e.occurred_at);
                     }
+                    1.0
+                } else {
+                    0.0
                 }
-                new as f64
             }
             _ => e.value,
         };
@@ -288,85 +380,153 @@ pub fn record(c: &mut DbConn, events: &[Valid], now: NaiveDateTime) -> QueryResu
         }
         d.latest_at = d.latest_at.max(e.occurred_at);
     }
-    for ((tenant, metric, day, role), d) in deltas {
-        upsert_bucket(c, tenant, metric, day, &role, &d)?;
+    let buckets: Vec<(Aggregation, BucketRow<'_>)> = deltas
+        .iter()
+        .map(|((tenant_id, metric_id, day, role), d)| {
+            (
+                d.agg,
+                BucketRow {
+                    tenant_id: *tenant_id,
+                    metric_id: *metric_id,
+                    day: *day,
+                    role,
+                    value: d.value,
+                    events: d.events,
+                    latest_at: d.latest_at,
+                },
+            )
+        })
+        .collect();
+    for agg in Aggregation::ALL {
+        let rows: Vec<&BucketRow<'_>> = buckets.iter().filter(|(a, _)| *a == agg).map(|(_, r)| r).collect();
+        upsert_buckets(c, agg, &rows)?;
     }
-    for ((tenant, metric, subject), (day, role, _)) in seen {
-        upsert_subject(c, tenant, metric, &subject, &role, day)?;
-    }
+    let subjects: Vec<SubjectRow<'_>> = seen
+        .iter()
+        .map(|((tenant_id, metric_id, subject), (day, role, _))| SubjectRow {
+            tenant_id: *tenant_id,
+            metric_id: *metric_id,
+            subject,
+            role,
+            last_day: *day,
+        })
+        .collect();
+    upsert_subjects(c, &subjects)?;
     Ok(out)
 }
 
-/// Records that a subject was active on `day` (keeping its latest day and the role then).
-fn upsert_subject(
-    c: &mut DbConn,
-    tenant: i64,
-    metric: i64,
-    subject: &str,
-    role: &str,
+/// A daily bucket's change.
+#[derive(Insertable)]
+#[diesel(table_name = ud)]
+struct BucketRow<'a> {
+    tenant_id: i64,
+    metric_id: i64,
     day: NaiveDate,
-) -> QueryResult<()> {
-    let pg = matches!(c, DbConn::Pg(_));
-    let p: Vec<String> = (1..=5).map(|i| if pg { format!("${i}") } else { "?".into() }).collect();
-    let sql = format!(
-        "INSERT INTO usage_subjects (tenant_id, metric_id, subject, role, last_day) VALUES ({}, {}, {}, {}, {}) \
-         ON CONFLICT (tenant_id, metric_id, subject) DO UPDATE SET \
-         role = CASE WHEN excluded.last_day >= usage_subjects.last_day THEN excluded.role ELSE usage_subjects.role END, \
-         last_day = CASE WHEN excluded.last_day > usage_subjects.last_day THEN excluded.last_day ELSE usage_subjects.last_day END",
-        p[0], p[1], p[2], p[3], p[4]
-    );
-    let q = diesel::sql_query(sql)
-        .bind::<BigInt, _>(tenant)
-        .bind::<BigInt, _>(metric)
-        .bind::<Text, _>(subject)
-        .bind::<Text, _>(role)
-        .bind::<Date, _>(day);
-    match c {
-        DbConn::Pg(pg) => q.execute(pg)?,
-        DbConn::Sqlite(sq) => q.execute(sq)?,
-    };
+    role: &'a str,
+    value: f64,
+    events: i64,
+    latest_at: NaiveDateTime,
+}
+
+/// A subject's latest active day.
+#[derive(Insertable)]
+#[diesel(table_name = us)]
+struct SubjectRow<'a> {
+    tenant_id: i64,
+    metric_id: i64,
+    subject: &'a str,
+    role: &'a str,
+    last_day: NaiveDate,
+}
+
+/// Adds the buckets' changes (`value` combined as the aggregation says, events added, latest
+/// time kept). Typed statements: prepared once and cached on SQLite, one statement per chunk
+/// on PostgreSQL.
+fn upsert_buckets(c: &mut DbConn, agg: Aggregation, rows: &[&BucketRow<'_>]) -> QueryResult<()> {
+    use diesel::dsl::case_when;
+    use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let latest = case_when(excluded(ud::latest_at).gt(ud::latest_at), excluded(ud::latest_at))
+        .otherwise(ud::latest_at);
+    let events = ud::events + excluded(ud::events);
+    let target = (ud::tenant_id, ud::metric_id, ud::day, ud::role);
+    macro_rules! run {
+        ($value:expr) => {
+            match c {
+                DbConn::Pg(pg) => {
+                    for chunk in rows.chunks(CHUNK) {
+                        let owned: Vec<&BucketRow<'_>> = chunk.to_vec();
+                        diesel::insert_into(ud::table)
+                            .values(owned)
+                            .on_conflict(target)
+                            .do_update()
+                            .set((ud::value.eq($value), ud::events.eq(events), ud::latest_at.eq(latest)))
+                            .execute(pg)?;
+                    }
+                }
+                DbConn::Sqlite(sq) => {
+                    for r in rows {
+                        diesel::insert_into(ud::table)
+                            .values(*r)
+                            .on_conflict(target)
+                            .do_update()
+                            .set((ud::value.eq($value), ud::events.eq(events), ud::latest_at.eq(latest)))
+                            .execute(sq)?;
+                    }
+                }
+            }
+        };
+    }
+    match agg {
+        Aggregation::Max => {
+            run!(case_when(excluded(ud::value).gt(ud::value), excluded(ud::value)).otherwise(ud::value))
+        }
+        Aggregation::Latest => {
+            run!(
+                case_when(excluded(ud::latest_at).ge(ud::latest_at), excluded(ud::value))
+                    .otherwise(ud::value)
+            )
+        }
+        _ => run!(ud::value + excluded(ud::value)),
+    }
     Ok(())
 }
 
-fn upsert_bucket(
-    c: &mut DbConn,
-    tenant: i64,
-    metric: i64,
-    day: NaiveDate,
-    role: &str,
-    d: &Delta,
-) -> QueryResult<()> {
-    let pg = matches!(c, DbConn::Pg(_));
-    let greatest = if pg { "GREATEST" } else { "MAX" };
-    let value = match d.agg {
-        Aggregation::Max => format!("{greatest}(usage_daily.value, excluded.value)"),
-        Aggregation::Latest => {
-            "CASE WHEN excluded.latest_at >= usage_daily.latest_at THEN excluded.value ELSE usage_daily.value END"
-                .to_string()
-        }
-        _ => "usage_daily.value + excluded.value".to_string(),
-    };
-    let p: Vec<String> = (1..=7).map(|i| if pg { format!("${i}") } else { "?".into() }).collect();
-    let sql = format!(
-        "INSERT INTO usage_daily (tenant_id, metric_id, day, role, value, events, latest_at) \
-         VALUES ({}, {}, {}, {}, {}, {}, {}) \
-         ON CONFLICT (tenant_id, metric_id, day, role) DO UPDATE SET \
-         value = {value}, events = usage_daily.events + excluded.events, \
-         latest_at = {greatest}(usage_daily.latest_at, excluded.latest_at)",
-        p[0], p[1], p[2], p[3], p[4], p[5], p[6]
-    );
-    let q = diesel::sql_query(sql)
-        .bind::<BigInt, _>(tenant)
-        .bind::<BigInt, _>(metric)
-        .bind::<Date, _>(day)
-        .bind::<Text, _>(role)
-        .bind::<Double, _>(d.value)
-        .bind::<BigInt, _>(d.events)
-        .bind::<Timestamp, _>(d.latest_at);
+/// Records subjects' latest active days (and their role then).
+fn upsert_subjects(c: &mut DbConn, rows: &[SubjectRow<'_>]) -> QueryResult<()> {
+    use diesel::dsl::case_when;
+    use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let role = case_when(excluded(us::last_day).ge(us::last_day), excluded(us::role)).otherwise(us::role);
+    let day =
+        case_when(excluded(us::last_day).gt(us::last_day), excluded(us::last_day)).otherwise(us::last_day);
+    let target = (us::tenant_id, us::metric_id, us::subject);
     match c {
-        DbConn::Pg(pg) => q.execute(pg)?,
-        DbConn::Sqlite(sq) => q.execute(sq)?,
-    };
+        DbConn::Pg(pg) => {
+            for chunk in rows.chunks(CHUNK) {
+                diesel::insert_into(us::table)
+                    .values(chunk)
+                    .on_conflict(target)
+                    .do_update()
+                    .set((us::role.eq(role), us::last_day.eq(day)))
+                    .execute(pg)?;
+            }
+        }
+        DbConn::Sqlite(sq) => {
+            for r in rows {
+                diesel::insert_into(us::table)
+                    .values(r)
+                    .on_conflict(target)
+                    .do_update()
+                    .set((us::role.eq(role), us::last_day.eq(day)))
+                    .execute(sq)?;
+            }
+        }
+    }
     Ok(())
 }
 
