@@ -355,6 +355,8 @@ fn seed_billing(c: &mut DbConn, now: NaiveDateTime) -> diesel::QueryResult<()> {
             default_terms_days: 30,
             updated_at: now,
             renewal_lead_days: 60,
+            number_prefix: String::new(),
+            logo_sha256: None,
         },
     )?;
     let Some(lincoln) = tenants::by_slug(c, "LINCOLN")? else { return Ok(()) };

@@ -248,8 +248,9 @@ pub fn issue(
             "a due date on or after the issue date ({issue_date}; the draft's due date is {due})"
         )]));
     }
+    let vendor = store::vendor(c)?;
     let seq = numbering::next_number(c, i.tenant_id, issue_date.year())?;
-    let number = numbering::format_number(&tenant.slug, issue_date.year(), seq);
+    let number = numbering::format_with_prefix(&vendor.number_prefix, &tenant.slug, issue_date.year(), seq);
     let mut frozen = i.clone();
     frozen.number = Some(number.clone());
     frozen.status = "issued".into();
@@ -260,7 +261,7 @@ pub fn issue(
     let doc = Document {
         invoice: frozen.clone(),
         lines: ls,
-        vendor: store::vendor(c)?,
+        vendor,
         profile,
         tenant_name: tenant.name,
         contacts: contacts.iter().map(|k| format!("{} <{}>", k.name, k.email)).collect(),
@@ -616,10 +617,11 @@ pub async fn issue_now(
 ) -> Result<Result<Invoice, IssueError>, crate::error::AppError> {
     let now = crate::db::now_micros(state.now());
     let files = state.files().clone();
+    let logo = logo_bytes(state, None).await?;
     state
         .db(move |c| {
             let put = store_put(files)?;
-            let render = |d: &Document| super::pdf::render(d);
+            let render = |d: &Document| super::pdf::render(d, logo.as_deref());
             match crate::db::write_tx(c, |c| issue(c, &actor, id, issue_date, now, &render, &put)) {
                 Ok(i) => Ok(Ok(i)),
                 Err(IssueError::Db(e)) => Err(e.into()),
@@ -639,10 +641,21 @@ pub async fn void_now(
 ) -> Result<Result<Option<i64>, VoidError>, crate::error::AppError> {
     let now = crate::db::now_micros(state.now());
     let files = state.files().clone();
+    // The stamped copy shows the logo the invoice was issued with.
+    let issued_logo = state
+        .db(move |c| {
+            let i = find(c, id)?;
+            Ok(i.issue_snapshot
+                .as_deref()
+                .and_then(|s| serde_json::from_str::<Snapshot>(s).ok())
+                .map(|s| s.vendor.logo_sha256))
+        })
+        .await?;
+    let logo = logo_bytes(state, issued_logo).await?;
     state
         .db(move |c| {
             let put = store_put(files)?;
-            let render = |d: &Document| super::pdf::render(d);
+            let render = |d: &Document| super::pdf::render(d, logo.as_deref());
             match crate::db::write_tx(c, |c| void(c, &actor, id, &reason, correct, now, &render, &put)) {
                 Ok(v) => Ok(Ok(v)),
                 Err(VoidError::Db(e)) => Err(e.into()),
@@ -650,6 +663,26 @@ pub async fn void_now(
             }
         })
         .await
+}
+
+/// The logo's bytes: of the given hash (`Some(None)`: the invoice had none), else the
+/// vendor's current one. A logo that can't be read is left out rather than blocking invoices.
+async fn logo_bytes(
+    state: &crate::AppState,
+    hash: Option<Option<String>>,
+) -> Result<Option<Vec<u8>>, crate::error::AppError> {
+    let hash = match hash {
+        Some(h) => h,
+        None => state.db(|c| Ok(store::vendor(c)?.logo_sha256)).await?,
+    };
+    let Some(hash) = hash else { return Ok(None) };
+    match state.files().get(&hash).await {
+        Ok(b) => Ok(Some(b.to_vec())),
+        Err(e) => {
+            tracing::warn!(error = %e, "the invoice logo could not be read; rendering without it");
+            Ok(None)
+        }
+    }
 }
 
 /// A `put` for use on the blocking pool: stores bytes in the object store, waiting on the

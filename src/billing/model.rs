@@ -21,6 +21,10 @@ pub struct VendorSettings {
     pub updated_at: NaiveDateTime,
     /// Days before a renewal date that its draft invoice is prepared.
     pub renewal_lead_days: i32,
+    /// Put before every new invoice number ("" for none).
+    pub number_prefix: String,
+    /// The logo printed on invoices, stored by this SHA-256.
+    pub logo_sha256: Option<String>,
 }
 
 /// How a tenant buys.

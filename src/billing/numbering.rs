@@ -14,6 +14,12 @@ pub fn format_number(slug: &str, year: i32, n: i64) -> String {
     format!("{slug}-{year}-{n:04}")
 }
 
+/// The number with the vendor's prefix, if one is set: `BW-LINCOLN-2026-0007`.
+pub fn format_with_prefix(prefix: &str, slug: &str, year: i32, n: i64) -> String {
+    let base = format_number(slug, year, n);
+    if prefix.is_empty() { base } else { format!("{prefix}-{base}") }
+}
+
 /// Splits a number back into (slug, year, sequence).
 pub fn parse_number(number: &str) -> Option<(String, i32, i64)> {
     let mut parts = number.rsplitn(3, '-');

@@ -10,12 +10,45 @@ use super::invoice::Document;
 use super::money;
 use crate::web::pdf::{fonts, latin1};
 
+/// Checks an uploaded logo: PNG or JPEG (by magic bytes) that decodes, at most 4,000 pixels a
+/// side. Returns why not, in words for the field.
+pub fn check_logo(bytes: &[u8]) -> Result<(), String> {
+    let png = bytes.starts_with(b"\x89PNG\r\n\x1a\n");
+    let jpeg = bytes.starts_with(&[0xFF, 0xD8, 0xFF]);
+    if !png && !jpeg {
+        return Err("Upload the logo as a PNG or JPEG image.".into());
+    }
+    let img = image::load_from_memory(bytes)
+        .map_err(|_| "That image could not be read. Save it again as PNG or JPEG.".to_string())?;
+    if image::GenericImageView::width(&img) > 4000 || image::GenericImageView::height(&img) > 4000 {
+        return Err("The logo is larger than 4,000 pixels on a side; use a smaller one.".into());
+    }
+    Ok(())
+}
+
+/// The logo as a PDF image about 45 mm wide, transparency flattened onto white (the PDF
+/// library takes no alpha channel).
+fn logo_image(bytes: &[u8]) -> Option<genpdf::elements::Image> {
+    let img = image::load_from_memory(bytes).ok()?.to_rgba8();
+    let (w, h) = img.dimensions();
+    let mut rgb = image::RgbImage::new(w, h);
+    for (x, y, px) in img.enumerate_pixels() {
+        let a = f32::from(px[3]) / 255.0;
+        let blend = |c: u8| (f32::from(c) * a + 255.0 * (1.0 - a)).round() as u8;
+        rgb.put_pixel(x, y, image::Rgb([blend(px[0]), blend(px[1]), blend(px[2])]));
+    }
+    let el = genpdf::elements::Image::from_dynamic_image(image::DynamicImage::ImageRgb8(rgb)).ok()?;
+    // At 300 dpi a 530-pixel-wide logo is 45 mm; scale others to that width.
+    let scale = (530.0 / f64::from(w.max(1))).min(4.0);
+    Some(el.with_scale(genpdf::Scale::new(scale, scale)))
+}
+
 fn p(s: &str) -> Paragraph {
     Paragraph::new(latin1(s))
 }
 
-/// Renders the invoice.
-pub fn render(d: &Document) -> Result<Vec<u8>, String> {
+/// Renders the invoice, with the vendor's logo (PNG or JPEG bytes) when there is one.
+pub fn render(d: &Document, logo: Option<&[u8]>) -> Result<Vec<u8>, String> {
     let cur = money::currency(&d.invoice.currency).ok_or("unknown currency")?;
     let fmt = |m: i64| money::format_with_code(m, cur);
     let number = d.invoice.number.clone().unwrap_or_else(|| "DRAFT".into());
@@ -29,6 +62,10 @@ pub fn render(d: &Document) -> Result<Vec<u8>, String> {
 
     let mut head = TableLayout::new(vec![1, 1]);
     let mut vendor = LinearLayout::vertical();
+    if let Some(img) = logo.and_then(logo_image) {
+        vendor.push(img);
+        vendor.push(Break::new(0.3));
+    }
     vendor.push(Paragraph::new(StyledString::new(
         latin1(&d.vendor.legal_name),
         Style::new().bold().with_font_size(13),

@@ -6,6 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::model::{BillingProfile, VendorSettings};
@@ -26,7 +27,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/billing", web::post().to(save_profile))
         .route("/admin/tenants/{id}/billing", web::get().to(admin_profile_page))
         .route("/admin/billing/settings", web::get().to(settings_page))
-        .route("/admin/billing/settings", web::post().to(save_settings));
+        .route("/admin/billing/settings", web::post().to(save_settings))
+        .route("/admin/billing/settings/logo", web::get().to(logo))
+        .route("/admin/billing/settings/logo", web::post().to(upload_logo));
 }
 
 /// The profile form, as typed.
@@ -382,6 +385,7 @@ struct SettingsPage {
     v: VendorSettings,
     errors: FormErrors,
     currencies: Vec<(String, String)>,
+    logo_error: String,
 }
 
 async fn settings_page(
@@ -396,7 +400,102 @@ async fn settings_page(
         v,
         errors: FormErrors::new(),
         currencies: CURRENCIES.iter().map(|c| (c.code.to_string(), c.code.to_string())).collect(),
+        logo_error: String::new(),
     })
+}
+
+/// Largest logo accepted.
+pub const LOGO_MAX_BYTES: usize = 1024 * 1024;
+
+async fn logo(p: Principal, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    p.require(Action::ManageVendorSettings)?;
+    let hash = state.db(|c| Ok(store::vendor(c)?.logo_sha256)).await?.ok_or(AppError::NotFound)?;
+    let bytes = state.files().get(&hash).await.map_err(AppError::internal)?;
+    let kind = if bytes.starts_with(b"\x89PNG") { "image/png" } else { "image/jpeg" };
+    Ok(HttpResponse::Ok()
+        .content_type(kind)
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Cache-Control", "private, no-store"))
+        .body(bytes))
+}
+
+async fn upload_logo(
+    req: HttpRequest,
+    p: Principal,
+    state: web::Data<AppState>,
+    mp: actix_multipart::Multipart,
+) -> AppResult<HttpResponse> {
+    p.require(Action::ManageVendorSettings)?;
+    let form = crate::web::upload::read_checked(&req, &p, mp, "logo", LOGO_MAX_BYTES).await?;
+    let now = now_micros(state.now());
+    let actor = Actor::of(&req, &p);
+    if form.field("remove") == "1" {
+        state
+            .db(move |c| {
+                Ok(write_tx(c, |c| {
+                    let before = store::vendor(c)?.logo_sha256;
+                    diesel::update(crate::db::schema::vendor_settings::table.find(1))
+                        .set(crate::db::schema::vendor_settings::logo_sha256.eq(None::<String>))
+                        .execute(c)?;
+                    audit::record(
+                        c,
+                        &actor,
+                        Event::new("billing.vendor_logo_remove", "vendor_settings", 1)
+                            .details(serde_json::json!({"before": before})),
+                        now,
+                    )
+                })?)
+            })
+            .await?;
+        return Ok(flash::redirect_with(
+            &req,
+            "/admin/billing/settings",
+            "success",
+            "The logo was removed from new invoices.",
+        ));
+    }
+    let problem = match &form.file {
+        None => Some("Choose a PNG or JPEG image.".to_string()),
+        Some(f) if f.too_large || f.size > LOGO_MAX_BYTES => {
+            Some("The logo is over 1 MB; use a smaller image.".into())
+        }
+        Some(f) => super::pdf::check_logo(&f.bytes).err(),
+    };
+    let (Some(file), None) = (form.file, problem.clone()) else {
+        let v = state.db(|c| Ok(store::vendor(c)?)).await?;
+        let page = SettingsPage {
+            ctx: PageCtx::new(&req, "Invoicing details"),
+            v,
+            errors: FormErrors::new(),
+            currencies: CURRENCIES.iter().map(|c| (c.code.to_string(), c.code.to_string())).collect(),
+            logo_error: problem.unwrap_or_default(),
+        };
+        return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let hash = state.files().put(bytes::Bytes::from(file.bytes)).await.map_err(AppError::internal)?;
+    state
+        .db(move |c| {
+            Ok(write_tx(c, |c| {
+                let before = store::vendor(c)?.logo_sha256;
+                diesel::update(crate::db::schema::vendor_settings::table.find(1))
+                    .set(crate::db::schema::vendor_settings::logo_sha256.eq(Some(&hash)))
+                    .execute(c)?;
+                audit::record(
+                    c,
+                    &actor,
+                    Event::new("billing.vendor_logo_set", "vendor_settings", 1)
+                        .details(serde_json::json!({"before": before, "after": hash})),
+                    now,
+                )
+            })?)
+        })
+        .await?;
+    Ok(flash::redirect_with(
+        &req,
+        "/admin/billing/settings",
+        "success",
+        "The logo is saved. New invoices carry it.",
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -417,6 +516,8 @@ struct SettingsForm {
     default_terms_days: String,
     #[serde(default)]
     renewal_lead_days: String,
+    #[serde(default)]
+    number_prefix: String,
 }
 
 async fn save_settings(
@@ -445,6 +546,11 @@ async fn save_settings(
         form::integer(&mut e, "renewal_lead_days", "the renewal lead time", &f.renewal_lead_days, 0, 365)
             .unwrap_or(60) as i32
     };
+    let current_logo = state.db(|c| Ok(store::vendor(c)?.logo_sha256)).await?;
+    let prefix = f.number_prefix.trim().to_uppercase();
+    if prefix.len() > 12 || !prefix.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+        e.add("number_prefix", "Use up to 12 letters or digits, e.g. BW, or leave it empty.");
+    }
     let now = now_micros(state.now());
     let v = VendorSettings {
         id: 1,
@@ -457,6 +563,8 @@ async fn save_settings(
         default_terms_days: terms,
         updated_at: now,
         renewal_lead_days: lead,
+        number_prefix: prefix,
+        logo_sha256: current_logo,
     };
     if !e.is_empty() {
         let v = VendorSettings {
@@ -465,6 +573,7 @@ async fn save_settings(
             tax_id: f.tax_id.clone(),
             remit_to: f.remit_to.clone(),
             invoice_footer: f.invoice_footer.clone(),
+            number_prefix: f.number_prefix.clone(),
             ..v
         };
         let page = SettingsPage {
@@ -472,6 +581,7 @@ async fn save_settings(
             v,
             errors: e,
             currencies: CURRENCIES.iter().map(|c| (c.code.to_string(), c.code.to_string())).collect(),
+            logo_error: String::new(),
         };
         return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     }

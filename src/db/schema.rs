@@ -536,6 +536,8 @@ diesel::table! {
         default_terms_days -> Integer,
         updated_at -> Timestamp,
         renewal_lead_days -> Integer,
+        number_prefix -> Text,
+        logo_sha256 -> Nullable<Text>,
     }
 }
 

@@ -370,3 +370,73 @@ both_backends!(a_draft_whose_due_date_passed_is_not_issued, |app| {
     let id: i64 = path.rsplit('/').next().unwrap().parse().unwrap();
     assert_eq!(keel::billing::invoice::find(&mut app.conn(), id).unwrap().status, "draft");
 });
+
+both_backends!(a_vendor_prefix_goes_before_new_numbers, |app| {
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    profile_for(&app, d1);
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let settings = |prefix: &'static str| {
+        let admin = &admin;
+        async move {
+            admin
+                .post(
+                    "/admin/billing/settings",
+                    &[
+                        ("legal_name", "Brightwave Learning, Inc."),
+                        ("address", "200 Market Street"),
+                        ("remit_to", "ACH 000123"),
+                        ("default_currency", "USD"),
+                        ("default_terms_days", "30"),
+                        ("number_prefix", prefix),
+                    ],
+                )
+                .await
+        }
+    };
+    let r = settings("B W!").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Use up to 12 letters or digits"));
+    assert_eq!(settings("bw").await.status, StatusCode::SEE_OTHER);
+    let id = issue(&admin, &draft(&admin, d1, "1").await).await;
+    let n = keel::billing::invoice::find(&mut app.conn(), id).unwrap().number.unwrap();
+    assert!(n.starts_with("BW-") && n.ends_with("-0001"), "{n}");
+});
+
+both_backends!(a_vendor_logo_is_checked_and_printed_on_new_invoices, |app| {
+    let d1 = app.tenant("district", None, "Lincoln Public Schools");
+    profile_for(&app, d1);
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    assert_eq!(admin.get("/admin/billing/settings/logo").await.status, StatusCode::NOT_FOUND, "no logo yet");
+    let r = admin
+        .post_multipart("/admin/billing/settings/logo", &[], Some(("logo", "logo.png", b"GIF89a not a png")))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Upload the logo as a PNG or JPEG image."));
+    // A small PNG with transparency.
+    let mut img = image::RgbaImage::new(120, 40);
+    for (x, _, px) in img.enumerate_pixels_mut() {
+        *px = if x < 60 { image::Rgba([11, 87, 208, 255]) } else { image::Rgba([0, 0, 0, 0]) };
+    }
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgba8(img).write_to(&mut png, image::ImageOutputFormat::Png).unwrap();
+    let r = admin.post_multipart("/admin/billing/settings/logo", &[], Some(("logo", "logo.png", &png))).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let back = admin.get("/admin/billing/settings/logo").await;
+    assert_eq!(back.header("content-type").as_deref(), Some("image/png"));
+    let other = app.signed_in(Role::Procurement, Some(d1)).await;
+    assert_ne!(other.get("/admin/billing/settings/logo").await.status, StatusCode::OK);
+    let id = issue(&admin, &draft(&admin, d1, "1").await).await;
+    let i = keel::billing::invoice::find(&mut app.conn(), id).unwrap();
+    let pdf = app.state.files().get(&i.pdf_sha256.unwrap()).await.unwrap();
+    if std::process::Command::new("pdfimages").arg("-v").output().is_ok() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i.pdf");
+        std::fs::write(&path, &pdf).unwrap();
+        let out = std::process::Command::new("pdfimages").arg("-list").arg(&path).output().unwrap();
+        let list = String::from_utf8_lossy(&out.stdout);
+        assert!(list.lines().count() >= 3, "the logo is embedded: {list}");
+    }
+    if let Some(text) = pdf_text(&pdf) {
+        assert!(text.contains(&i.number.clone().unwrap()), "text still selectable");
+    }
+});
