@@ -9,6 +9,7 @@
 #   bench/usage.sh
 #   KEEL_BENCH_PG=1 bench/usage.sh
 #   BENCH_EVENTS=200000 bench/usage.sh
+#   BENCH_SKIP_INPROCESS=1 bench/usage.sh   # only the HTTP part
 #
 # Results go to bench/results/<UTC stamp>-usage/ (git-ignored).
 set -euo pipefail
@@ -38,13 +39,15 @@ inproc() { # inproc LABEL DB_URL DATA_DIR
   "$EX" "$2" "$3" "$EVENTS" "$SCHOOLS" | tee "$OUT/$1-inprocess.txt" | sed "s/^/- $1: /" >>"$SUMMARY"
 }
 
-new_tmp
-inproc sqlite "sqlite://$TMP/keel.db" "$TMP"
-if [[ ${KEEL_BENCH_PG:-0} == 1 ]]; then
-  pg_base
-  create_db "${PG_BASE}_usage"
+pg_base
+if [[ ${BENCH_SKIP_INPROCESS:-0} != 1 ]]; then
   new_tmp
-  inproc postgres "$PG_URL" "$TMP"
+  inproc sqlite "sqlite://$TMP/keel.db" "$TMP"
+  if [[ ${KEEL_BENCH_PG:-0} == 1 ]]; then
+    create_db "${PG_BASE}_usage"
+    new_tmp
+    inproc postgres "$PG_URL" "$TMP"
+  fi
 fi
 
 http_run() { # http_run LABEL DB_URL|""
@@ -69,8 +72,9 @@ http_run() { # http_run LABEL DB_URL|""
   wait_quiet
   raw="$OUT/$label-entitlement.txt"
   log "$label: wrk -t2 -c32 -d$DURATION POST /api/v1/entitlements/check"
-  KEEL_KEY=$key timeout 120 wrk -t2 -c32 -d"$WARMUP" -s "$ROOT/bench/entitlement.lua" "http://127.0.0.1:$port" >/dev/null
-  KEEL_KEY=$key timeout 300 wrk -t2 -c32 -d"$DURATION" --latency -s "$ROOT/bench/entitlement.lua" "http://127.0.0.1:$port" >"$raw"
+  local url="http://127.0.0.1:$port/api/v1/entitlements/check"
+  KEEL_KEY=$key timeout 120 wrk -t2 -c32 -d"$WARMUP" -s "$ROOT/bench/entitlement.lua" "$url" >/dev/null
+  KEEL_KEY=$key timeout 300 wrk -t2 -c32 -d"$DURATION" --latency -s "$ROOT/bench/entitlement.lua" "$url" >"$raw"
   rps="$(awk '/^Requests\/sec:/ {print $2}' "$raw")"
   local p50
   p50="$(to_ms "$(awk '$1 == "50%" {print $2}' "$raw")")"

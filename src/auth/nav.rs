@@ -23,7 +23,7 @@ const SECTIONS: &[(&str, &str, Action, For)] = &[
     ("/admin/status", "Status page", Action::ViewStatusAdmin, For::Internal),
     ("/admin/invoices", "Invoices", Action::ViewTenants, For::Internal),
     ("/admin/billing/settings", "Invoicing", Action::ManageVendorSettings, For::Internal),
-    ("/admin/metrics", "Metering", Action::ViewMetering, For::Internal),
+    ("/admin/usage", "Metering", Action::ViewMetering, For::Internal),
     ("/reliability", "Reliability", Action::ViewReliability, For::Anyone),
     ("/usage", "Usage", Action::ViewUsage, For::Tenant),
     ("/billing/invoices", "Invoices", Action::ViewBilling, For::Tenant),

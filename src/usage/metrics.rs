@@ -1,4 +1,4 @@
-//! The metrics catalog (`/admin/metrics`): what the product may report and how Keel counts it.
+//! The metrics catalog (`/admin/usage/metrics`): what the product may report and how Keel counts it.
 //! Platform admins add metrics; a metric's key and aggregation never change once events use it.
 
 use actix_web::http::StatusCode;
@@ -19,7 +19,14 @@ use crate::web::layout::{PageCtx, render, render_status};
 
 /// Mounts the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/metrics", web::get().to(page)).route("/admin/metrics", web::post().to(create));
+    cfg.route("/admin/usage", web::get().to(home))
+        .route("/admin/usage/metrics", web::get().to(page))
+        .route("/admin/usage/metrics", web::post().to(create));
+}
+
+/// `/admin/usage`: the metering section starts at the catalog.
+async fn home() -> actix_web::HttpResponse {
+    crate::web::layout::redirect("/admin/usage/metrics")
 }
 
 /// The add-metric form, as typed.
@@ -162,5 +169,10 @@ async fn create(
         })
         .await?;
     state.usage().clear_catalog();
-    Ok(flash::redirect_with(&req, "/admin/metrics", "success", format!("{label} was added to the catalog.")))
+    Ok(flash::redirect_with(
+        &req,
+        "/admin/usage/metrics",
+        "success",
+        format!("{label} was added to the catalog."),
+    ))
 }

@@ -294,6 +294,11 @@ pub fn daily(
     Ok(out)
 }
 
+/// A figure with its unit: "13.7 GB", "26 users".
+pub fn fmt_with_unit(v: f64, unit: &str) -> String {
+    if unit == "bytes" && v >= 1e6 { fmt_value(v, unit) } else { format!("{} {unit}", fmt_num(v)) }
+}
+
 /// A figure in its unit, readable: bytes in GB/MB, the rest as numbers.
 pub fn fmt_value(v: f64, unit: &str) -> String {
     if unit == "bytes" {
@@ -350,7 +355,7 @@ async fn load_caps(
                 rows.push(CapRow {
                     limit: cap.as_ref().map(|x| fmt_num(x.limit_value).replace(',', "")).unwrap_or_default(),
                     mode: cap.as_ref().map(|x| x.enforcement.clone()).unwrap_or_else(|| "soft".into()),
-                    current: fmt_value(cur, &m.unit),
+                    current: fmt_with_unit(cur, &m.unit),
                     cap,
                     metric: m,
                     error: String::new(),

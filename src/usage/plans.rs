@@ -1,4 +1,4 @@
-//! Plans (`/admin/plans`): versioned price lists. A plan has a seat price per year or month,
+//! Plans (`/admin/usage/plans`): versioned price lists. A plan has a seat price per year or month,
 //! and for each metric an included quantity and an overage unit price (decimals, sub-cent
 //! allowed). Saving a plan whose key exists makes a new version; tenants stay on their version
 //! until a platform admin moves them (from the tenant's usage page). Every change is audited.
@@ -28,8 +28,8 @@ use crate::web::layout::{PageCtx, render, render_status};
 
 /// Mounts the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/plans", web::get().to(page))
-        .route("/admin/plans", web::post().to(save))
+    cfg.route("/admin/usage/plans", web::get().to(page))
+        .route("/admin/usage/plans", web::post().to(save))
         .route("/usage/plan", web::post().to(assign_form));
 }
 
@@ -469,7 +469,7 @@ async fn save(
     } else {
         format!("{name} v{version} was saved. Tenants on earlier versions keep theirs until you move them.")
     };
-    Ok(flash::redirect_with(&req, "/admin/plans", "success", msg))
+    Ok(flash::redirect_with(&req, "/admin/usage/plans", "success", msg))
 }
 
 #[derive(Debug, Deserialize)]

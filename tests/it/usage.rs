@@ -512,7 +512,7 @@ both_backends!(plans_are_versioned_assigned_and_prefill_invoices, |app| {
     // Bad input beside the fields; nothing saved.
     let r = staff
         .post(
-            "/admin/plans",
+            "/admin/usage/plans",
             &[
                 ("key", "Standard!"),
                 ("name", ""),
@@ -539,7 +539,7 @@ both_backends!(plans_are_versioned_assigned_and_prefill_invoices, |app| {
         async move {
             staff
                 .post(
-                    "/admin/plans",
+                    "/admin/usage/plans",
                     &[
                         ("key", "standard"),
                         ("name", "Standard"),
