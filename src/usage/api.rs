@@ -91,6 +91,29 @@ async fn body(mut payload: web::Payload) -> Result<Option<Vec<u8>>, AppError> {
     Ok(Some(buf))
 }
 
+/// The JSON body of a request with a valid ingest key, or the error response to send: 401
+/// without a valid key, 413 over 1 MiB, 400 when it is not JSON.
+async fn authenticated_json(
+    req: &HttpRequest,
+    state: &AppState,
+    payload: web::Payload,
+) -> Result<Result<Value, HttpResponse>, AppError> {
+    if authenticate(req, state).await?.is_none() {
+        return Ok(Err(unauthorized()));
+    }
+    let Some(bytes) = body(payload).await? else {
+        return Ok(Err(err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The body is larger than 1 MiB: send smaller batches.",
+        )));
+    };
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(doc) => Ok(Ok(doc)),
+        Err(_) => Ok(Err(err(StatusCode::BAD_REQUEST, "malformed_json", "The body is not valid JSON."))),
+    }
+}
+
 /// The catalog, refreshed when older than `max_age`.
 async fn catalog(state: &AppState, max_age: std::time::Duration) -> Result<Arc<Catalog>, AppError> {
     if let Some(c) = state.usage().catalog(max_age) {
@@ -106,18 +129,9 @@ async fn events(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    if authenticate(&req, &state).await?.is_none() {
-        return Ok(unauthorized());
-    }
-    let Some(bytes) = body(payload).await? else {
-        return Ok(err(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "The body is larger than 1 MiB: send smaller batches.",
-        ));
-    };
-    let Ok(doc) = serde_json::from_slice::<Value>(&bytes) else {
-        return Ok(err(StatusCode::BAD_REQUEST, "malformed_json", "The body is not valid JSON."));
+    let doc = match authenticated_json(&req, &state, payload).await? {
+        Ok(doc) => doc,
+        Err(refusal) => return Ok(refusal),
     };
     let Some(list) = ingest::events_of(&doc) else {
         return Ok(err(
@@ -289,14 +303,9 @@ async fn check(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    if authenticate(&req, &state).await?.is_none() {
-        return Ok(unauthorized());
-    }
-    let Some(bytes) = body(payload).await? else {
-        return Ok(err(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The body is larger than 1 MiB."));
-    };
-    let Ok(doc) = serde_json::from_slice::<Value>(&bytes) else {
-        return Ok(err(StatusCode::BAD_REQUEST, "malformed_json", "The body is not valid JSON."));
+    let doc = match authenticated_json(&req, &state, payload).await? {
+        Ok(doc) => doc,
+        Err(refusal) => return Ok(refusal),
     };
     let increment = match doc.get("increment") {
         None | Some(Value::Null) => 1.0,

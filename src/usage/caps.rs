@@ -237,20 +237,7 @@ fn fire(
     base_url: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let row = (
-        ca::cap_id.eq(cap.id),
-        ca::period.eq(period),
-        ca::threshold.eq(threshold),
-        ca::value.eq(value),
-        ca::fired_at.eq(now),
-    );
-    let n = match c {
-        DbConn::Pg(pg) => diesel::insert_into(ca::table).values(row).on_conflict_do_nothing().execute(pg)?,
-        DbConn::Sqlite(sq) => {
-            diesel::insert_into(ca::table).values(row).on_conflict_do_nothing().execute(sq)?
-        }
-    };
-    if n == 0 {
+    if !first_alert(c, cap.id, period, threshold, value, now)? {
         return Ok(false);
     }
     let tenant = crate::tenancy::store::find(c, cap.tenant_id)?;
@@ -318,20 +305,7 @@ pub fn record_enforcement(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let period = period_key(now.date());
-    let row = (
-        ca::cap_id.eq(cap.id),
-        ca::period.eq(&period),
-        ca::threshold.eq(ENFORCED),
-        ca::value.eq(value),
-        ca::fired_at.eq(now),
-    );
-    let n = match c {
-        DbConn::Pg(pg) => diesel::insert_into(ca::table).values(row).on_conflict_do_nothing().execute(pg)?,
-        DbConn::Sqlite(sq) => {
-            diesel::insert_into(ca::table).values(row).on_conflict_do_nothing().execute(sq)?
-        }
-    };
-    if n > 0 {
+    if first_alert(c, cap.id, &period, ENFORCED, value, now)? {
         audit::record(
             c,
             &Actor::system("usage caps"),
@@ -343,6 +317,32 @@ pub fn record_enforcement(
         )?;
     }
     Ok(())
+}
+
+/// Records a cap's alert for a period and threshold; true only the first time (the row is
+/// unique per cap, period and threshold, so concurrent callers agree on who was first).
+fn first_alert(
+    c: &mut DbConn,
+    cap: i64,
+    period: &str,
+    threshold: i32,
+    value: f64,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let row = (
+        ca::cap_id.eq(cap),
+        ca::period.eq(period),
+        ca::threshold.eq(threshold),
+        ca::value.eq(value),
+        ca::fired_at.eq(now),
+    );
+    let n = match c {
+        DbConn::Pg(pg) => diesel::insert_into(ca::table).values(row).on_conflict_do_nothing().execute(pg)?,
+        DbConn::Sqlite(sq) => {
+            diesel::insert_into(ca::table).values(row).on_conflict_do_nothing().execute(sq)?
+        }
+    };
+    Ok(n == 1)
 }
 
 /// The `cap_alerts.threshold` that marks "a hard cap refused usage this period".

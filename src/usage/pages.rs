@@ -405,6 +405,16 @@ struct CapForm {
     remove: String,
 }
 
+/// A tenant's own cap on a metric, if set.
+fn cap_of(c: &mut crate::db::DbConn, tenant: i64, metric: i64) -> QueryResult<Option<Cap>> {
+    uc::table
+        .filter(uc::tenant_id.eq(tenant))
+        .filter(uc::metric_id.eq(metric))
+        .select(Cap::as_select())
+        .first(c)
+        .optional()
+}
+
 /// Parses a cap limit typed by a person: a number of at least 0 ("1,500" allowed).
 pub fn parse_limit(raw: &str) -> Result<f64, &'static str> {
     let v = raw.trim().replace([',', '_', ' '], "");
@@ -436,13 +446,7 @@ async fn save_cap(
         let removed = state
             .db(move |c| {
                 Ok(write_tx(c, |c| {
-                    let before: Option<Cap> = uc::table
-                        .filter(uc::tenant_id.eq(tid))
-                        .filter(uc::metric_id.eq(mid))
-                        .select(Cap::as_select())
-                        .first(c)
-                        .optional()?;
-                    let Some(before) = before else { return Ok(false) };
+                    let Some(before) = cap_of(c, tid, mid)? else { return Ok(false) };
                     diesel::delete(uc::table.find(before.id)).execute(c)?;
                     audit::record(
                         c,
@@ -480,12 +484,7 @@ async fn save_cap(
     state
         .db(move |c| {
             Ok(write_tx(c, |c| {
-                let before: Option<Cap> = uc::table
-                    .filter(uc::tenant_id.eq(tid))
-                    .filter(uc::metric_id.eq(mid))
-                    .select(Cap::as_select())
-                    .first(c)
-                    .optional()?;
+                let before = cap_of(c, tid, mid)?;
                 let id = match &before {
                     Some(b) => {
                         diesel::update(uc::table.find(b.id))
