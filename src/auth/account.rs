@@ -244,13 +244,10 @@ async fn sessions_page(
     render(&SessionsPage { ctx: PageCtx::new(&req, "Where you're signed in"), rows })
 }
 
-#[derive(Debug, Deserialize)]
-struct NoFields {}
-
 async fn revoke_others(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<crate::web::form::NoFields>,
 ) -> AppResult<HttpResponse> {
     let p = form.principal;
     let (uid, sid, now) = (p.user_id, p.session_id, now_micros(state.now()));
@@ -281,7 +278,7 @@ async fn revoke_one(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<crate::web::form::NoFields>,
 ) -> AppResult<HttpResponse> {
     let p = form.principal;
     let (uid, id, now) = (p.user_id, id.into_inner(), now_micros(state.now()));
@@ -545,7 +542,7 @@ async fn disable(
 async fn new_recovery_codes(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<crate::web::form::NoFields>,
 ) -> AppResult<HttpResponse> {
     let p = form.principal;
     let uid = p.user_id;

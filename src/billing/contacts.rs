@@ -163,14 +163,11 @@ async fn add(
     })
 }
 
-#[derive(Debug, Deserialize)]
-struct NoFields {}
-
 async fn remove(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<crate::web::form::NoFields>,
 ) -> AppResult<HttpResponse> {
     let p = form.principal;
     let id = id.into_inner();

@@ -571,14 +571,11 @@ async fn add_line(
     Ok(flash::redirect_with(&req, &format!("/admin/invoices/{id}"), "success", "Line added."))
 }
 
-#[derive(Debug, Deserialize)]
-struct NoFields {}
-
 async fn remove_line(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<crate::web::form::NoFields>,
 ) -> AppResult<HttpResponse> {
     form.principal.require(Action::ManageInvoices)?;
     let (id, line) = path.into_inner();
@@ -599,7 +596,7 @@ async fn issue(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<crate::web::form::NoFields>,
 ) -> AppResult<HttpResponse> {
     let p = form.principal;
     p.require(Action::ManageInvoices)?;
@@ -789,7 +786,7 @@ async fn delete_draft(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<crate::web::form::NoFields>,
 ) -> AppResult<HttpResponse> {
     let p = form.principal;
     p.require(Action::ManageInvoices)?;
@@ -880,10 +877,7 @@ async fn tenant_list(
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
     let tenants = crate::tenancy::district::top_level_tenants(&p, &state, Action::ViewBilling).await?;
-    let (tid, _) = match q.tenant.parse::<i64>().ok() {
-        Some(t) => tenants.iter().find(|(id, _)| *id == t).cloned().ok_or(AppError::NotFound)?,
-        None => tenants.first().cloned().ok_or(AppError::NotFound)?,
-    };
+    let (tid, _) = crate::tenancy::district::pick(&tenants, q.tenant.parse::<i64>().ok())?;
     p.scope.require(Action::ViewBilling, tid)?;
     let today = state.now().date_naive();
     let f =

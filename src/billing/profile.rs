@@ -224,10 +224,7 @@ async fn load_page(
     form_override: Option<(ProfileForm, FormErrors)>,
 ) -> AppResult<ProfilePage> {
     let tenants = crate::tenancy::district::top_level_tenants(p, state, Action::ViewBilling).await?;
-    let (tid, name) = match tenant {
-        Some(t) => tenants.iter().find(|(id, _)| *id == t).cloned().ok_or(AppError::NotFound)?,
-        None => tenants.first().cloned().ok_or(AppError::NotFound)?,
-    };
+    let (tid, name) = crate::tenancy::district::pick(&tenants, tenant)?;
     p.scope.require(Action::ViewBilling, tid)?;
     let now = now_micros(state.now());
     let (profile, vendor, contacts, po_docs) = state

@@ -143,14 +143,11 @@ async fn detail(
     })
 }
 
-#[derive(Debug, Deserialize)]
-struct NoFields {}
-
 async fn resend(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<crate::web::form::NoFields>,
 ) -> AppResult<HttpResponse> {
     form.principal.require(Action::ManageEmails)?;
     let id = id.into_inner();

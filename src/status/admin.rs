@@ -754,14 +754,11 @@ async fn create_probe(
     Ok(flash::redirect_with(&req, "/admin/status", "success", msg))
 }
 
-#[derive(Debug, Deserialize)]
-struct NoFields {}
-
 async fn delete_probe(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<crate::web::form::NoFields>,
 ) -> AppResult<HttpResponse> {
     let p = form.principal;
     p.require(Action::ManageComponents)?;

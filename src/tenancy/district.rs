@@ -368,14 +368,11 @@ async fn change_role(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct NoFields {}
-
 async fn remove(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<crate::web::form::NoFields>,
 ) -> AppResult<HttpResponse> {
     let p = form.principal;
     let id = id.into_inner();
@@ -436,4 +433,13 @@ pub async fn top_level_tenants(
             Ok(out)
         })
         .await
+}
+
+/// The tenant a page shows: the one asked for if it is among `tenants` (the principal's), else
+/// the first; none or not among them is not found.
+pub fn pick(tenants: &[(i64, String)], wanted: Option<i64>) -> Result<(i64, String), AppError> {
+    match wanted {
+        Some(t) => tenants.iter().find(|(id, _)| *id == t).cloned().ok_or(AppError::NotFound),
+        None => tenants.first().cloned().ok_or(AppError::NotFound),
+    }
 }

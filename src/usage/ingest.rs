@@ -239,10 +239,15 @@ const CHUNK: usize = 500;
 pub fn record(c: &mut DbConn, events: &[Valid], now: NaiveDateTime) -> QueryResult<Vec<Recorded>> {
     // The first occurrence of each (tenant, key) in the batch is the one that may be new.
     let mut first: HashMap<(i64, &str), usize> = HashMap::with_capacity(events.len());
-    let candidates: Vec<usize> = (0..events.len())
-        .filter(|i| first.insert((events[*i].tenant_id, events[*i].key.as_str()), *i).is_none())
-        .collect();
-    let mut accepted: HashSet<(i64, String)> = HashSet::with_capacity(candidates.len());
+    let mut candidates: Vec<usize> = Vec::with_capacity(events.len());
+    for (i, e) in events.iter().enumerate() {
+        if let std::collections::hash_map::Entry::Vacant(v) = first.entry((e.tenant_id, e.key.as_str())) {
+            v.insert(i);
+            candidates.push(i);
+        }
+    }
+    // Indexes (into `events`) of the events that were new.
+    let mut accepted: HashSet<usize> = HashSet::with_capacity(candidates.len());
     for chunk in candidates.chunks(CHUNK) {
         let rows: Vec<EventRow<'_>> = chunk
             .iter()
@@ -263,35 +268,27 @@ pub fn record(c: &mut DbConn, events: &[Valid], now: NaiveDateTime) -> QueryResu
             .collect();
         match c {
             // PostgreSQL: one statement per chunk (a round trip per row would dominate).
-            DbConn::Pg(pg) => accepted.extend(
-                diesel::insert_into(ue::table)
+            DbConn::Pg(pg) => {
+                let new: Vec<(i64, String)> = diesel::insert_into(ue::table)
                     .values(&rows)
                     .on_conflict_do_nothing()
                     .returning((ue::tenant_id, ue::idempotency_key))
-                    .get_results::<(i64, String)>(pg)?,
-            ),
+                    .get_results(pg)?;
+                accepted.extend(new.iter().filter_map(|(t, k)| first.get(&(*t, k.as_str())).copied()));
+            }
             // SQLite runs in process: a prepared single-row insert per event is as fast, and
             // tells directly whether the row was new.
             DbConn::Sqlite(sq) => {
-                for r in &rows {
+                for (r, i) in rows.iter().zip(chunk) {
                     if diesel::insert_into(ue::table).values(r).on_conflict_do_nothing().execute(sq)? == 1 {
-                        accepted.insert((r.tenant_id, r.idempotency_key.to_string()));
+                        accepted.insert(*i);
                     }
                 }
             }
         }
     }
-    let out: Vec<Recorded> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let is_first = first.get(&(e.tenant_id, e.key.as_str())) == Some(&i);
-            if is_first && accepted.contains(&(e.tenant_id, e.key.clone())) {
-                Recorded::Accepted
-            } else {
-                Recorded::Duplicate
-            }
-        })
+    let out: Vec<Recorded> = (0..events.len())
+        .map(|i| if accepted.contains(&i) { Recorded::Accepted } else { Recorded::Duplicate })
         .collect();
     // Per-day subjects of the new events of distinct-count metrics: which are new.
     let mut unique_keys: Vec<(i64, i64, NaiveDate, &str, &str)> = events

@@ -127,14 +127,11 @@ async fn create(
     Ok(resp)
 }
 
-#[derive(Debug, Deserialize)]
-struct NoFields {}
-
 async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    form: CsrfForm<NoFields>,
+    form: CsrfForm<crate::web::form::NoFields>,
 ) -> AppResult<HttpResponse> {
     let p = form.principal;
     p.require(Action::ManageMetering)?;

@@ -112,13 +112,6 @@ struct TenantQuery {
     tenant: Option<i64>,
 }
 
-fn pick(tenants: &[(i64, String)], wanted: Option<i64>) -> AppResult<(i64, String)> {
-    match wanted {
-        Some(t) => tenants.iter().find(|(id, _)| *id == t).cloned().ok_or(AppError::NotFound),
-        None => tenants.first().cloned().ok_or(AppError::NotFound),
-    }
-}
-
 async fn usage_page(
     req: HttpRequest,
     p: Principal,
@@ -126,7 +119,7 @@ async fn usage_page(
     q: web::Query<TenantQuery>,
 ) -> AppResult<HttpResponse> {
     let tenants = tenants_for(&p, &state, Action::ViewUsage).await?;
-    let (tid, name) = pick(&tenants, q.tenant)?;
+    let (tid, name) = crate::tenancy::district::pick(&tenants, q.tenant)?;
     p.scope.require(Action::ViewUsage, tid)?;
     let today = state.now().date_naive();
     let parent = state.db(move |c| Ok(crate::tenancy::store::find(c, tid)?.parent_id)).await?;
@@ -341,7 +334,7 @@ async fn load_caps(
     typed: Option<(i64, String, String, FormErrors)>,
 ) -> AppResult<CapsPage> {
     let tenants = tenants_for(p, state, Action::ManageCaps).await?;
-    let (tid, name) = pick(&tenants, tenant)?;
+    let (tid, name) = crate::tenancy::district::pick(&tenants, tenant)?;
     p.scope.require(Action::ManageCaps, tid)?;
     let today = state.now().date_naive();
     let (rows, covers) = state

@@ -71,6 +71,10 @@ pub fn optional_text(
     Some(v.to_string())
 }
 
+/// A form whose only field is its CSRF token (a button that does one thing).
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}
+
 /// An optional `YYYY-MM-DD` date (what `<input type=date>` sends).
 pub fn optional_date(errs: &mut FormErrors, field: &str, raw: &str) -> Option<chrono::NaiveDate> {
     let raw = raw.trim();
