@@ -162,6 +162,24 @@ pub fn seed(c: &mut DbConn, now: DateTime<Utc>, base_url: &str) -> QueryResult<S
         }
     }
     ingest::record(c, &batch, at)?;
+    // Two events the product sent that were refused: a school not yet set up in Keel, and a
+    // report that came back from an offline device too late.
+    for (ev, code, reason) in [
+        (
+            json!({"idempotency_key": "asg-9c1e-created", "tenant": "LINCOLN-NORTH-HS", "metric": "assessments",
+                "timestamp": (now - Duration::hours(3)).to_rfc3339(), "properties": {"role": "teacher"}}),
+            "unknown_tenant",
+            "no tenant LINCOLN-NORTH-HS",
+        ),
+        (
+            json!({"idempotency_key": "asg-77f0-created", "tenant": "ROPER-ES", "metric": "assessments",
+                "timestamp": (now - Duration::days(41)).to_rfc3339(), "properties": {"role": "teacher"}}),
+            "too_late",
+            "timestamp is older than the 35-day late window",
+        ),
+    ] {
+        ingest::reject(c, &ev, &ingest::Refusal { code, reason: reason.into() }, at)?;
+    }
     // Caps: Lincoln's district-wide staff cap (hard) and monthly assessments budget (soft);
     // Roper Elementary's own staff cap, which it is close to; Riverside's storage budget.
     let slug_id = |c: &mut DbConn, s: &str| -> QueryResult<Option<i64>> {
