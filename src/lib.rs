@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod notify;
 pub mod status;
 pub mod storage;
+pub mod support;
 pub mod tenancy;
 pub mod usage;
 pub mod web;
@@ -50,6 +51,7 @@ struct Inner {
     job_wakeup: Notify,
     status: std::sync::RwLock<Arc<status::snapshot::Snapshot>>,
     usage: usage::cache::Cache,
+    recent: support::recent::RecentRequests,
 }
 
 /// Shared state of a running Keel: configuration, the pool, mail, files, the clock, jobs.
@@ -115,6 +117,7 @@ impl AppState {
                 job_wakeup: Notify::new(),
                 status: std::sync::RwLock::new(Arc::new(snapshot)),
                 usage: usage::cache::Cache::default(),
+                recent: support::recent::RecentRequests::default(),
             }),
         })
     }
@@ -152,6 +155,11 @@ impl AppState {
     /// The in-memory usage cache (entitlement checks).
     pub fn usage(&self) -> &usage::cache::Cache {
         &self.inner.usage
+    }
+
+    /// Each signed-in user's last few requests (attached to support requests).
+    pub fn recent_requests(&self) -> &support::recent::RecentRequests {
+        &self.inner.recent
     }
 
     /// The current public status snapshot (never touches the database).
@@ -241,6 +249,7 @@ pub fn build_app(
         .configure(billing::routes)
         .configure(help::routes)
         .configure(usage::routes)
+        .configure(support::routes)
         .configure(notify::inapp::routes)
         .configure(jobs::admin::routes)
         .configure(notify::admin::routes)

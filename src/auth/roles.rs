@@ -142,11 +142,22 @@ pub enum Action {
     ViewMetering,
     /// Change the metering set-up: metrics, ingest keys, re-submitting rejected events.
     ManageMetering,
+    /// See the tenant's support tier and targets, file support requests, see one's own
+    /// (tenant-scoped; everyone in a tenant).
+    UseSupport,
+    /// See every support request of the tenant, not only one's own (tenant-scoped).
+    ViewTenantRequests,
+    /// Work the support queue: assign, reply, notes, status (the vendor's staff).
+    WorkSupportQueue,
+    /// Edit SLA tiers and set a tenant's tier; review SLA credit claims and disputes.
+    ManageSla,
+    /// Claim SLA credits and open invoice disputes (tenant-scoped).
+    ClaimCredits,
 }
 
 impl Action {
     /// Every action (the route × role test walks them).
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 33] = [
         Action::UseAccount,
         Action::ViewAdminOverview,
         Action::ViewJobs,
@@ -175,6 +186,11 @@ impl Action {
         Action::ManageCaps,
         Action::ViewMetering,
         Action::ManageMetering,
+        Action::UseSupport,
+        Action::ViewTenantRequests,
+        Action::WorkSupportQueue,
+        Action::ManageSla,
+        Action::ClaimCredits,
     ];
 }
 
@@ -210,6 +226,11 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ManageCaps => matches!(role, PlatformAdmin | DistrictAdmin),
         ViewMetering => matches!(role, PlatformAdmin | SupportAgent),
         ManageMetering => role == PlatformAdmin,
+        UseSupport => true,
+        ViewTenantRequests => matches!(role, PlatformAdmin | SupportAgent | DistrictAdmin | Auditor),
+        WorkSupportQueue => matches!(role, PlatformAdmin | SupportAgent),
+        ManageSla => role == PlatformAdmin,
+        ClaimCredits => matches!(role, PlatformAdmin | DistrictAdmin | Procurement),
     }
 }
 

@@ -51,6 +51,8 @@ pub struct Invoice {
     pub renewal_for: Option<NaiveDate>,
     /// JSON of what the issued PDF showed of the vendor, profile and contacts ([`Snapshot`]).
     pub issue_snapshot: Option<String>,
+    /// Set while a dispute of this invoice is open (shown as "Disputed"; reminders pause).
+    pub disputed_at: Option<NaiveDateTime>,
 }
 
 /// What an issued invoice showed besides its own rows, kept so a voided copy shows the same.
@@ -125,6 +127,9 @@ pub fn create_draft(
         .returning(inv::id)
         .get_result(c)?;
     audit::record(c, actor, Event::new("invoice.create_draft", "invoice", id).tenant(Some(tenant)), now)?;
+    // Credits owed to the tenant (SLA claims, disputes) land on its next draft.
+    let draft = find(c, id)?;
+    super::credits::apply_pending(c, &draft, now)?;
     Ok(id)
 }
 
@@ -580,6 +585,7 @@ pub fn delete_draft(c: &mut DbConn, actor: &Actor, i: &Invoice, now: NaiveDateTi
     if still_draft != 1 {
         return Ok(false);
     }
+    super::credits::release_invoice(c, i.id)?;
     diesel::delete(il::table.filter(il::invoice_id.eq(i.id))).execute(c)?;
     let n = diesel::delete(inv::table.find(i.id).filter(inv::status.eq("draft"))).execute(c)?;
     audit::record(
@@ -639,6 +645,22 @@ pub async fn void_now(
     reason: String,
     correct: bool,
 ) -> Result<Result<Option<i64>, VoidError>, crate::error::AppError> {
+    void_now_then(state, actor, id, reason, correct, |_, _| Ok(())).await
+}
+
+/// [`void_now`], then `after` (given the corrected draft, if any) in the same transaction: a
+/// resolved dispute is recorded together with the void, or neither is.
+pub async fn void_now_then<F>(
+    state: &crate::AppState,
+    actor: Actor,
+    id: i64,
+    reason: String,
+    correct: bool,
+    after: F,
+) -> Result<Result<Option<i64>, VoidError>, crate::error::AppError>
+where
+    F: FnOnce(&mut DbConn, Option<i64>) -> QueryResult<()> + Send + 'static,
+{
     let now = crate::db::now_micros(state.now());
     let files = state.files().clone();
     // The stamped copy shows the logo the invoice was issued with.
@@ -656,7 +678,12 @@ pub async fn void_now(
         .db(move |c| {
             let put = store_put(files)?;
             let render = |d: &Document| super::pdf::render(d, logo.as_deref());
-            match crate::db::write_tx(c, |c| void(c, &actor, id, &reason, correct, now, &render, &put)) {
+            let tx = crate::db::write_tx(c, |c| {
+                let corrected = void(c, &actor, id, &reason, correct, now, &render, &put)?;
+                after(c, corrected)?;
+                Ok::<_, VoidError>(corrected)
+            });
+            match tx {
                 Ok(v) => Ok(Ok(v)),
                 Err(VoidError::Db(e)) => Err(e.into()),
                 Err(other) => Ok(Err(other)),
@@ -720,6 +747,9 @@ pub fn remove_line(
         return Ok(0);
     }
     let n = diesel::delete(il::table.find(line_id).filter(il::invoice_id.eq(invoice.id))).execute(c)?;
+    if n == 1 {
+        super::credits::release_line(c, line_id)?;
+    }
     recompute(c, invoice.id, now)?;
     Ok(n)
 }
@@ -832,6 +862,7 @@ pub fn display_status(i: &Invoice, today: NaiveDate) -> (String, &'static str) {
         "draft" => ("Draft".into(), "draft"),
         "paid" => ("Paid".into(), "paid"),
         "void" => ("Void".into(), "void"),
+        _ if i.disputed_at.is_some() => ("Disputed".into(), "disputed"),
         _ => match i.due_date {
             Some(d) if d < today => {
                 let days = (today - d).num_days();

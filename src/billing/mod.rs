@@ -5,6 +5,7 @@
 //! their lists and downloads, due-date reminders and renewal drafts.
 
 pub mod contacts;
+pub mod credits;
 pub mod invoice;
 pub mod model;
 pub mod money;

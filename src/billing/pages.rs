@@ -867,6 +867,8 @@ struct TenantList {
     totals: Vec<TotalRow>,
     paging: Paging,
     base_query: String,
+    /// May open disputes (district admins and procurement).
+    can_dispute: bool,
 }
 
 async fn tenant_list(
@@ -906,6 +908,7 @@ async fn tenant_list(
         paging: paging.with_total(total),
         base_query: q.query_string(),
         q,
+        can_dispute: p.scope.allows(Action::ClaimCredits, tid),
     })
 }
 

@@ -23,8 +23,11 @@ pub fn stage_for(due: NaiveDate, today: NaiveDate) -> Option<i64> {
 
 /// Queues the reminders that are due today; returns how many emails were queued.
 pub fn send_due(c: &mut DbConn, base_url: &str, today: NaiveDate, now: NaiveDateTime) -> QueryResult<usize> {
-    let open: Vec<Invoice> =
-        inv::table.filter(inv::status.eq("issued")).select(Invoice::as_select()).load(c)?;
+    let open: Vec<Invoice> = inv::table
+        .filter(inv::status.eq("issued"))
+        .filter(inv::disputed_at.is_null())
+        .select(Invoice::as_select())
+        .load(c)?;
     let mut n = 0;
     for i in open {
         let (Some(due), Some(number)) = (i.due_date, i.number.clone()) else { continue };

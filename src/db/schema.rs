@@ -53,6 +53,7 @@ diesel::table! {
         time_zone -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        sla_tier_id -> Nullable<BigInt>,
     }
 }
 
@@ -486,6 +487,7 @@ diesel::table! {
         replaces_id -> Nullable<BigInt>,
         renewal_for -> Nullable<Date>,
         issue_snapshot -> Nullable<Text>,
+        disputed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -578,13 +580,158 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sla_tiers (id) {
+        id -> BigInt,
+        key -> Text,
+        name -> Text,
+        position -> Integer,
+        support_email -> Text,
+        support_phone -> Text,
+        routing_email -> Text,
+        time_zone -> Text,
+        working_days -> Text,
+        opens -> Text,
+        closes -> Text,
+        uptime_commitment -> Text,
+        credit_schedule -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_targets (tier_id, severity) {
+        tier_id -> BigInt,
+        severity -> Text,
+        response_amount -> Nullable<Integer>,
+        response_unit -> Text,
+        resolution_amount -> Nullable<Integer>,
+        resolution_unit -> Text,
+    }
+}
+
+diesel::table! {
+    sla_holidays (id) {
+        id -> BigInt,
+        tier_id -> BigInt,
+        day -> Date,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    support_requests (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        requester_id -> BigInt,
+        tier_id -> Nullable<BigInt>,
+        category -> Text,
+        severity -> Text,
+        subject -> Text,
+        description -> Text,
+        status -> Text,
+        assignee_id -> Nullable<BigInt>,
+        response_due_at -> Nullable<Timestamp>,
+        resolution_due_at -> Nullable<Timestamp>,
+        first_response_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<Timestamp>,
+        metadata -> Text,
+        attachment_sha256 -> Nullable<Text>,
+        attachment_name -> Nullable<Text>,
+        attachment_type -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    support_messages (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        author_id -> Nullable<BigInt>,
+        kind -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_credit_claims (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        month -> Text,
+        claimant_id -> BigInt,
+        description -> Text,
+        affected_dates -> Text,
+        measured_uptime -> Text,
+        commitment -> Text,
+        credit_percent -> Integer,
+        currency -> Text,
+        fee_minor -> Nullable<BigInt>,
+        computed_minor -> BigInt,
+        status -> Text,
+        approved_minor -> Nullable<BigInt>,
+        decision_reason -> Text,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_disputes (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        invoice_id -> BigInt,
+        opened_by -> BigInt,
+        category -> Text,
+        description -> Text,
+        document_sha256 -> Nullable<Text>,
+        document_name -> Nullable<Text>,
+        status -> Text,
+        outcome -> Text,
+        resolution_reason -> Text,
+        resolved_by -> Nullable<BigInt>,
+        resolved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    account_credits (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        source -> Text,
+        source_id -> BigInt,
+        description -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        invoice_id -> Nullable<BigInt>,
+        line_id -> Nullable<BigInt>,
+        applied_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(invoice_lines -> invoices (invoice_id));
+diesel::joinable!(support_messages -> support_requests (request_id));
 diesel::joinable!(incident_updates -> incidents (incident_id));
 diesel::joinable!(incident_components -> incidents (incident_id));
 diesel::joinable!(incident_components -> status_components (component_id));
 diesel::joinable!(component_status_changes -> status_components (component_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    sla_tiers,
+    sla_targets,
+    sla_holidays,
+    support_requests,
+    support_messages,
+    sla_credit_claims,
+    invoice_disputes,
+    account_credits,
     usage_subjects,
     plans,
     plan_metrics,

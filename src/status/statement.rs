@@ -87,6 +87,25 @@ pub fn previous_month(now: DateTime<Utc>) -> String {
     first.checked_sub_months(Months::new(1)).unwrap_or(first).format("%Y-%m").to_string()
 }
 
+/// Overall uptime from summed outage and counted minutes (None before anything was measured).
+fn overall_of(weighted: f64, counted: f64) -> Option<f64> {
+    if counted > 0.0 { Some(100.0 * (1.0 - weighted / counted)) } else { None }
+}
+
+/// A month's overall platform uptime in percent: every measured component together, the same
+/// figure the statement and the reliability panel show (None for a malformed month or before
+/// anything was measured). SLA credit claims use it.
+pub fn month_uptime(snap: &Snapshot, month: &str, now: DateTime<Utc>) -> Option<f64> {
+    let w = month_window(month)?;
+    let (mut weighted, mut counted) = (0.0, 0.0);
+    for c in snap.components.iter().filter(|c| c.showcase && !c.is_group) {
+        let u = snap.uptime_of(c, w, now);
+        weighted += u.weighted_outage_minutes;
+        counted += u.counted_minutes;
+    }
+    overall_of(weighted, counted)
+}
+
 /// Computes a month's figures from the snapshot (the same uptime function as everywhere).
 pub fn compute(
     snap: &Snapshot,
@@ -114,10 +133,7 @@ pub fn compute(
             }
         })
         .collect();
-    let overall = uptime::format_percent(
-        if counted > 0.0 { Some(100.0 * (1.0 - weighted / counted)) } else { None },
-        3,
-    );
+    let overall = uptime::format_percent(overall_of(weighted, counted), 3);
     let fmt = |t: NaiveDateTime| format!("{} UTC", t.format("%Y-%m-%d %H:%M"));
     let incidents = snap
         .incidents

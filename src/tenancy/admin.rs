@@ -229,6 +229,11 @@ struct DetailPage {
     unlinked: Vec<Tenant>,
     members: Vec<MemberRow>,
     can_manage: bool,
+    /// Every SLA tier (id, name), for the tier select.
+    tiers: Vec<(i64, String)>,
+    /// The tier that applies and where it comes from, in words.
+    tier_text: String,
+    can_set_tier: bool,
 }
 
 async fn detail(
@@ -239,7 +244,7 @@ async fn detail(
 ) -> AppResult<HttpResponse> {
     p.require(Action::ViewTenants)?;
     let id = id.into_inner();
-    let (t, district, schools, unlinked, members) = state
+    let (t, district, schools, unlinked, members, tiers, tier_text) = state
         .db(move |c| {
             let t = store::find(c, id)?;
             let district = match t.parent_id {
@@ -252,7 +257,16 @@ async fn detail(
                 (Vec::new(), Vec::new())
             };
             let members = crate::auth::store::members_of(c, &[t.id])?;
-            Ok((t, district, schools, unlinked, members))
+            let tiers =
+                crate::support::tiers::all(c)?.into_iter().map(|x| (x.id, x.name)).collect::<Vec<_>>();
+            let tier_text = match crate::support::tiers::effective(c, t.id)? {
+                Some(f) => match f.inherited_from {
+                    Some(d) => format!("{} (from {d})", f.tier.name),
+                    None => f.tier.name,
+                },
+                None => "None set: best-effort support, no uptime commitment".into(),
+            };
+            Ok((t, district, schools, unlinked, members, tiers, tier_text))
         })
         .await?;
     render(&DetailPage {
@@ -263,6 +277,9 @@ async fn detail(
         unlinked,
         members,
         can_manage: p.can(Action::ManageTenants),
+        tiers,
+        tier_text,
+        can_set_tier: p.can(Action::ManageSla),
     })
 }
 

@@ -24,6 +24,8 @@ pub struct Tenant {
     pub time_zone: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The SLA tier set on this tenant (a school without one has its district's).
+    pub sla_tier_id: Option<i64>,
 }
 
 /// Insert form.

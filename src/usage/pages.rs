@@ -295,6 +295,9 @@ pub fn fmt_with_unit(v: f64, unit: &str) -> String {
 /// A figure in its unit, readable: bytes in GB/MB, the rest as numbers.
 pub fn fmt_value(v: f64, unit: &str) -> String {
     if unit == "bytes" {
+        if v >= 1e12 {
+            return format!("{:.1} TB", v / 1e12);
+        }
         if v >= 1e9 {
             return format!("{:.1} GB", v / 1e9);
         }
@@ -346,7 +349,7 @@ async fn load_caps(
                 let cap = caps.iter().find(|x| x.metric_id == m.id).cloned();
                 let cur = caps::current(c, &covered, &m, today)?;
                 rows.push(CapRow {
-                    limit: cap.as_ref().map(|x| fmt_num(x.limit_value).replace(',', "")).unwrap_or_default(),
+                    limit: cap.as_ref().map(|x| edit_value(x.limit_value, &m.unit)).unwrap_or_default(),
                     mode: cap.as_ref().map(|x| x.enforcement.clone()).unwrap_or_else(|| "soft".into()),
                     current: fmt_with_unit(cur, &m.unit),
                     cap,
@@ -409,16 +412,56 @@ fn cap_of(c: &mut crate::db::DbConn, tenant: i64, metric: i64) -> QueryResult<Op
 }
 
 /// Parses a cap limit typed by a person: a number of at least 0 ("1,500" allowed).
-pub fn parse_limit(raw: &str) -> Result<f64, &'static str> {
+/// Parses a cap or an included quantity typed in a form. Byte metrics accept a size with its
+/// unit ("500 GB", "1.5 TB", "750MB", "2 GiB"; a bare number is bytes), the rest a plain number.
+pub fn parse_limit(raw: &str, unit: &str) -> Result<f64, &'static str> {
     let v = raw.trim().replace([',', '_', ' '], "");
     if v.is_empty() {
-        return Err("Enter a limit, e.g. 400.");
+        return Err(if unit == "bytes" { "Enter a size, e.g. 500 GB." } else { "Enter a limit, e.g. 400." });
     }
-    match v.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+    let (number, factor) = if unit == "bytes" {
+        let lower = v.to_ascii_lowercase();
+        let split = lower.find(|ch: char| ch.is_ascii_alphabetic()).unwrap_or(lower.len());
+        let factor = match &lower[split..] {
+            "" | "b" | "bytes" => 1.0,
+            "kb" => 1e3,
+            "mb" => 1e6,
+            "gb" => 1e9,
+            "tb" => 1e12,
+            "kib" => 1024.0,
+            "mib" => 1024.0 * 1024.0,
+            "gib" => 1024.0 * 1024.0 * 1024.0,
+            "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+            _ => return Err("Enter a size such as 500 GB, 1.5 TB or 750 MB."),
+        };
+        (v[..split].to_string(), factor)
+    } else {
+        (v, 1.0)
+    };
+    match number.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok((x * factor).round().max(0.0)),
         Ok(x) if x < 0.0 => Err("A cap can't be below 0."),
+        _ if unit == "bytes" => Err("Enter a size such as 500 GB, 1.5 TB or 750 MB."),
         _ => Err("Enter the limit as a number, e.g. 400."),
     }
+}
+
+/// A stored limit as a form shows it again: byte sizes in GB or MB (as `parse_limit` reads them
+/// back), the rest as plain numbers.
+pub fn edit_value(v: f64, unit: &str) -> String {
+    if unit == "bytes" && v >= 1e6 {
+        let (n, suffix) = if v >= 1e12 {
+            (v / 1e12, "TB")
+        } else if v >= 1e9 {
+            (v / 1e9, "GB")
+        } else {
+            (v / 1e6, "MB")
+        };
+        let text = format!("{n:.3}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        return format!("{text} {suffix}");
+    }
+    fmt_num(v).replace(',', "")
 }
 
 async fn save_cap(
@@ -462,7 +505,7 @@ async fn save_cap(
         return Ok(flash::redirect_with(&req, &back, "success", msg));
     }
     let mode = if f.enforcement == "hard" { "hard" } else { "soft" };
-    let limit = match parse_limit(&f.limit) {
+    let limit = match parse_limit(&f.limit, &metric.unit) {
         Ok(l) => l,
         Err(msg) => {
             let mut e = FormErrors::new();
@@ -534,11 +577,27 @@ mod tests {
 
     #[test]
     fn limits() {
-        assert_eq!(parse_limit("1,500"), Ok(1500.0));
-        assert_eq!(parse_limit("0"), Ok(0.0));
-        assert_eq!(parse_limit("-1"), Err("A cap can't be below 0."));
-        assert_eq!(parse_limit("lots"), Err("Enter the limit as a number, e.g. 400."));
-        assert_eq!(parse_limit(""), Err("Enter a limit, e.g. 400."));
+        assert_eq!(parse_limit("1,500", "assessments"), Ok(1500.0));
+        assert_eq!(parse_limit("0", "users"), Ok(0.0));
+        assert_eq!(parse_limit("-1", "users"), Err("A cap can't be below 0."));
+        assert_eq!(parse_limit("lots", "users"), Err("Enter the limit as a number, e.g. 400."));
+        assert_eq!(parse_limit("", "users"), Err("Enter a limit, e.g. 400."));
+        assert_eq!(parse_limit("1GB", "users"), Err("Enter the limit as a number, e.g. 400."));
+        assert_eq!(parse_limit("500 GB", "bytes"), Ok(500e9));
+        assert_eq!(parse_limit("1.5 tb", "bytes"), Ok(1.5e12));
+        assert_eq!(parse_limit("750MB", "bytes"), Ok(750e6));
+        assert_eq!(parse_limit("2 GiB", "bytes"), Ok(2147483648.0));
+        assert_eq!(parse_limit("1,000,000", "bytes"), Ok(1e6));
+        assert_eq!(parse_limit("-2 GB", "bytes"), Err("A cap can't be below 0."));
+        assert_eq!(parse_limit("5 parsecs", "bytes"), Err("Enter a size such as 500 GB, 1.5 TB or 750 MB."));
+        assert_eq!(parse_limit("", "bytes"), Err("Enter a size, e.g. 500 GB."));
+        assert_eq!(edit_value(500e9, "bytes"), "500 GB");
+        assert_eq!(edit_value(1.25e9, "bytes"), "1.25 GB");
+        assert_eq!(edit_value(750e6, "bytes"), "750 MB");
+        assert_eq!(edit_value(1200.0, "users"), "1200");
+        for v in [500e9, 1.25e9, 750e6, 3.5e12] {
+            assert_eq!(parse_limit(&edit_value(v, "bytes"), "bytes"), Ok(v));
+        }
         assert_eq!(percent(50.0, 200.0), 25);
         assert_eq!(percent(500.0, 200.0), 100);
     }

@@ -343,13 +343,14 @@ impl PlanForm {
             if inc.trim().is_empty() && over.trim().is_empty() {
                 continue;
             }
-            let included = match super::pages::parse_limit(if inc.trim().is_empty() { "0" } else { &inc }) {
-                Ok(v) => v,
-                Err(msg) => {
-                    e.add(&format!("included_{}", m.id), msg);
-                    0.0
-                }
-            };
+            let included =
+                match super::pages::parse_limit(if inc.trim().is_empty() { "0" } else { &inc }, &m.unit) {
+                    Ok(v) => v,
+                    Err(msg) => {
+                        e.add(&format!("included_{}", m.id), msg);
+                        0.0
+                    }
+                };
             let overage = match parse_decimal(if over.trim().is_empty() { "0" } else { &over }) {
                 Some(p) if p >= Decimal::ZERO => p.normalize().to_string(),
                 _ => {

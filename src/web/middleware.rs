@@ -51,6 +51,20 @@ pub async fn request_context(
         res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
     }
     let status = res.status().as_u16();
+    let user = res.request().extensions().get::<crate::auth::Principal>().map(|p| p.user_id);
+    if let (Some(user), Some(state)) = (user, res.request().app_data::<web::Data<AppState>>()) {
+        let at = state.now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        state.recent_requests().record(
+            user,
+            crate::support::recent::Seen {
+                id: id.clone(),
+                method: method.clone(),
+                path: path.clone(),
+                status,
+                at,
+            },
+        );
+    }
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(target: "keel::access", request_id = %id, method = %method, path = %path, status, duration_ms = format!("{ms:.2}"), "request");
     Ok(res)

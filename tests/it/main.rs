@@ -12,5 +12,6 @@ mod matrix;
 mod migrations;
 mod outbox;
 mod status;
+mod support;
 mod usage;
 mod web;

@@ -219,6 +219,31 @@ both_backends!(caps_alert_once_and_entitlements_enforce, |app| {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(r.body.contains(msg) || r.body.contains(&msg.replace("&#39;", "'")), "{msg}");
     }
+    // A storage budget is typed as a size and shown back the same way.
+    let storage_id =
+        keel::usage::store::metric_by_key(&mut app.conn(), "storage_bytes").unwrap().unwrap().id.to_string();
+    let r = admin
+        .post(
+            "/usage/caps",
+            &[("tenant_id", &t), ("metric_id", &storage_id), ("limit", "5 parsecs"), ("enforcement", "soft")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Enter a size such as 500 GB"), "{}", r.body);
+    let r = admin
+        .post(
+            "/usage/caps",
+            &[("tenant_id", &t), ("metric_id", &storage_id), ("limit", "1.5 TB"), ("enforcement", "soft")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let stored: f64 = keel::db::schema::usage_caps::table
+        .filter(keel::db::schema::usage_caps::tenant_id.eq(d1))
+        .select(keel::db::schema::usage_caps::limit_value)
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(stored, 1.5e12);
+    assert!(admin.get(&format!("/usage/caps?tenant={d1}")).await.body.contains("value=\"1.5 TB\""));
     // A hard district cap of 10 assessments covers both schools together.
     let r = admin
         .post(

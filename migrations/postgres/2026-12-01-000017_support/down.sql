@@ -1,0 +1,10 @@
+DROP TABLE account_credits;
+ALTER TABLE invoices DROP COLUMN disputed_at;
+DROP TABLE invoice_disputes;
+DROP TABLE sla_credit_claims;
+DROP TABLE support_messages;
+DROP TABLE support_requests;
+ALTER TABLE tenants DROP COLUMN sla_tier_id;
+DROP TABLE sla_holidays;
+DROP TABLE sla_targets;
+DROP TABLE sla_tiers;
