@@ -514,7 +514,8 @@ pub async fn seed_invoices(state: &AppState) -> anyhow::Result<()> {
         }
     }
     seed_po_document(state, lincoln.id).await?;
-    seed_renewal(state).await
+    seed_renewal(state).await?;
+    crate::support::demo::seed(state).await
 }
 
 /// Lincoln's signed purchase order, uploaded by its procurement officer.

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use super::invoice::{self, Invoice, NewLine};
 use super::money;
 use crate::db::DbConn;
-use crate::db::schema::{account_credits as ac, invoice_lines as il, invoices as inv, tenants};
+use crate::db::schema::{account_credits as ac, invoices as inv, tenants};
 
 /// A credit.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -111,6 +111,16 @@ pub fn apply_pending(c: &mut DbConn, draft: &Invoice, now: NaiveDateTime) -> Que
         .order(ac::id)
         .select(Credit::as_select())
         .load(c)?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    // Hold the invoice as a draft first: an issue running at the same time waits, or has won.
+    let held = diesel::update(inv::table.find(draft.id).filter(inv::status.eq("draft")))
+        .set(inv::updated_at.eq(now))
+        .execute(c)?;
+    if held != 1 {
+        return Ok(0);
+    }
     for cr in &pending {
         // Claim the credit first: a concurrent apply finds it taken.
         let n = diesel::update(ac::table.find(cr.id).filter(ac::applied_at.is_null()))
@@ -126,23 +136,24 @@ pub fn apply_pending(c: &mut DbConn, draft: &Invoice, now: NaiveDateTime) -> Que
             quantity: Decimal::ONE,
             unit_price: Decimal::new(cr.amount_minor, cur.exponent),
         };
-        invoice::add_line(c, &fresh, &line, cur, now)?;
-        let line_id: Option<i64> =
-            il::table.filter(il::invoice_id.eq(draft.id)).select(diesel::dsl::max(il::id)).first(c)?;
-        diesel::update(ac::table.find(cr.id)).set(ac::line_id.eq(line_id)).execute(c)?;
+        let line_id = invoice::add_line(c, &fresh, &line, cur, now)?;
+        diesel::update(ac::table.find(cr.id)).set(ac::line_id.eq(Some(line_id))).execute(c)?;
     }
     Ok(pending.len())
 }
 
-/// Frees the credits on a draft that is being deleted (they wait for the next draft).
-pub fn release_invoice(c: &mut DbConn, invoice: i64) -> QueryResult<usize> {
+/// Frees the credits on an invoice that is being deleted (a draft) or voided: they wait for the
+/// next draft. Returns the lines that carried them.
+pub fn release_invoice(c: &mut DbConn, invoice: i64) -> QueryResult<Vec<i64>> {
+    let lines: Vec<Option<i64>> = ac::table.filter(ac::invoice_id.eq(invoice)).select(ac::line_id).load(c)?;
     diesel::update(ac::table.filter(ac::invoice_id.eq(invoice)))
         .set((
             ac::applied_at.eq(None::<NaiveDateTime>),
             ac::invoice_id.eq(None::<i64>),
             ac::line_id.eq(None::<i64>),
         ))
-        .execute(c)
+        .execute(c)?;
+    Ok(lines.into_iter().flatten().collect())
 }
 
 /// Frees the credit whose line is being removed from a draft.

@@ -115,6 +115,22 @@ pub fn create_draft(
     profile: &BillingProfile,
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
+    let id = create_bare_draft(c, actor, tenant, profile, now)?;
+    // Credits owed to the tenant (SLA claims, disputes) land on its next draft.
+    let draft = find(c, id)?;
+    super::credits::apply_pending(c, &draft, now)?;
+    Ok(id)
+}
+
+/// [`create_draft`] without putting pending credits on it: for callers that fill the draft
+/// first (renewals, corrected copies) and apply the credits last.
+pub fn create_bare_draft(
+    c: &mut DbConn,
+    actor: &Actor,
+    tenant: i64,
+    profile: &BillingProfile,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
     let id = diesel::insert_into(inv::table)
         .values((
             inv::tenant_id.eq(tenant),
@@ -127,9 +143,6 @@ pub fn create_draft(
         .returning(inv::id)
         .get_result(c)?;
     audit::record(c, actor, Event::new("invoice.create_draft", "invoice", id).tenant(Some(tenant)), now)?;
-    // Credits owed to the tenant (SLA claims, disputes) land on its next draft.
-    let draft = find(c, id)?;
-    super::credits::apply_pending(c, &draft, now)?;
     Ok(id)
 }
 
@@ -144,14 +157,14 @@ pub fn lines(c: &mut DbConn, id: i64) -> QueryResult<Vec<Line>> {
 }
 
 /// Adds a line to a draft (amount = quantity × unit price, rounded half-up once) and
-/// recomputes the totals.
+/// recomputes the totals; returns the line's id.
 pub fn add_line(
     c: &mut DbConn,
     invoice: &Invoice,
     line: &NewLine,
     cur: Currency,
     now: NaiveDateTime,
-) -> QueryResult<()> {
+) -> QueryResult<i64> {
     let NewLine { description, kind, quantity, unit_price } = line;
     let (quantity, unit_price) = (*quantity, *unit_price);
     let kind = kind.as_str();
@@ -160,7 +173,7 @@ pub fn add_line(
         amount = -amount.abs();
     }
     let position = lines(c, invoice.id)?.len() as i32;
-    diesel::insert_into(il::table)
+    let line_id: i64 = diesel::insert_into(il::table)
         .values((
             il::invoice_id.eq(invoice.id),
             il::position.eq(position),
@@ -170,8 +183,10 @@ pub fn add_line(
             il::unit_price.eq(unit_price.normalize().to_string()),
             il::amount_minor.eq(amount),
         ))
-        .execute(c)?;
-    recompute(c, invoice.id, now)
+        .returning(il::id)
+        .get_result(c)?;
+    recompute(c, invoice.id, now)?;
+    Ok(line_id)
 }
 
 /// A line to add.
@@ -449,6 +464,10 @@ pub enum VoidError {
     /// Drafts are deleted, paid invoices are marked unpaid first, void is final.
     #[error("only an issued, unpaid invoice can be voided")]
     NotIssued,
+    /// A step after the void refused to go on (e.g. the dispute was resolved meanwhile); nothing
+    /// changed.
+    #[error("something changed meanwhile; nothing was voided")]
+    Aborted,
     /// The stamped copy could not be produced (nothing changed).
     #[error("the voided copy could not be produced: {0}")]
     Pdf(String),
@@ -495,10 +514,12 @@ pub fn void(
         // Paid (or voided) by someone else since it was read: the transaction rolls back.
         return Err(VoidError::NotIssued);
     }
+    // Credits it carried are owed again: they go to the corrected draft or the next one.
+    let credit_lines = super::credits::release_invoice(c, id)?;
     let corrected = if correct {
         let profile = store::profile(c, i.tenant_id)?
             .unwrap_or_else(|| BillingProfile::empty(i.tenant_id, &i.currency, 30, now));
-        let new_id = create_draft(c, actor, i.tenant_id, &profile, now)?;
+        let new_id = create_bare_draft(c, actor, i.tenant_id, &profile, now)?;
         diesel::update(inv::table.find(new_id))
             .set((
                 inv::replaces_id.eq(Some(id)),
@@ -508,8 +529,11 @@ pub fn void(
                 inv::currency.eq(&i.currency),
             ))
             .execute(c)?;
-        copy_lines(c, id, new_id)?;
+        // The released credits come back once, as tracked lines (applied below), not as copies.
+        copy_lines_except(c, id, new_id, &credit_lines)?;
         recompute(c, new_id, now)?;
+        let draft = find(c, new_id)?;
+        super::credits::apply_pending(c, &draft, now)?;
         Some(new_id)
     } else {
         None
@@ -528,7 +552,12 @@ pub fn void(
 
 /// Copies every line of one invoice onto another (a correction or a renewal).
 pub fn copy_lines(c: &mut DbConn, from: i64, to: i64) -> QueryResult<()> {
-    for l in lines(c, from)? {
+    copy_lines_except(c, from, to, &[])
+}
+
+/// [`copy_lines`] leaving out the lines `skip`.
+pub fn copy_lines_except(c: &mut DbConn, from: i64, to: i64, skip: &[i64]) -> QueryResult<()> {
+    for l in lines(c, from)?.into_iter().filter(|l| !skip.contains(&l.id)) {
         diesel::insert_into(il::table)
             .values((
                 il::invoice_id.eq(to),
@@ -685,6 +714,7 @@ where
             });
             match tx {
                 Ok(v) => Ok(Ok(v)),
+                Err(VoidError::Db(diesel::result::Error::RollbackTransaction)) => Ok(Err(VoidError::Aborted)),
                 Err(VoidError::Db(e)) => Err(e.into()),
                 Err(other) => Ok(Err(other)),
             }

@@ -280,7 +280,7 @@ async fn create(
                 )
             });
             Ok(write_tx(c, |c| {
-                let id = invoice::create_draft(c, &actor, tid, &profile, now)?;
+                let id = invoice::create_bare_draft(c, &actor, tid, &profile, now)?;
                 // Start from the tenant's plan: its seats and last month's overage.
                 let lines = crate::usage::plans::invoice_lines(c, tid, &profile.currency, now.date())?;
                 if let Some(cur) = money::currency(&profile.currency) {
@@ -289,6 +289,9 @@ async fn create(
                         invoice::add_line(c, &i, l, cur, now)?;
                     }
                 }
+                // Then the credits the tenant is owed (SLA claims, disputes).
+                let draft = invoice::find(c, id)?;
+                crate::billing::credits::apply_pending(c, &draft, now)?;
                 Ok::<_, diesel::result::Error>((id, lines.len()))
             })?)
         })
@@ -656,6 +659,9 @@ fn back_to(back: &str, id: i64) -> String {
     }
 }
 
+/// Why a disputed invoice is neither paid nor voided from its page.
+const DISPUTED: &str = "This invoice has an open dispute: resolve it first under Support › Disputes (accept by voiding or crediting, or reject).";
+
 async fn mark_paid(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -677,17 +683,18 @@ async fn mark_paid(
         .db(move |c| {
             let i = invoice::find(c, id)?;
             if i.status != "issued" {
-                return Ok(None);
+                return Ok(Err("Only an issued, unpaid invoice can be marked paid."));
+            }
+            if i.disputed_at.is_some() {
+                return Ok(Err(DISPUTED));
             }
             write_tx(c, |c| invoice::mark_paid(c, &actor, &i, &method, &reference, now))?;
-            Ok(Some(i.number.unwrap_or_default()))
+            Ok(Ok(i.number.unwrap_or_default()))
         })
         .await?;
     Ok(match number {
-        Some(n) => flash::redirect_with(&req, &to, "success", format!("{n} is marked paid.")),
-        None => {
-            flash::redirect_with(&req, &to, "warning", "Only an issued, unpaid invoice can be marked paid.")
-        }
+        Ok(n) => flash::redirect_with(&req, &to, "success", format!("{n} is marked paid.")),
+        Err(m) => flash::redirect_with(&req, &to, "warning", m),
     })
 }
 
@@ -749,6 +756,10 @@ async fn void(
             "error",
             "Give the reason for voiding (it is printed on the voided copy and kept in the audit trail).",
         ));
+    }
+    let disputed = state.db(move |c| Ok(invoice::find(c, id)?.disputed_at.is_some())).await?;
+    if disputed {
+        return Ok(flash::redirect_with(&req, &format!("/admin/invoices/{id}"), "warning", DISPUTED));
     }
     let actor = Actor::of(&req, &p);
     match invoice::void_now(&state, actor, id, reason, f.correct == "1").await? {

@@ -85,7 +85,7 @@ pub fn prepare(
 ) -> QueryResult<i64> {
     let actor = Actor::system("renewals");
     let end = term_end(renewal, &p.schedule);
-    let id = invoice::create_draft(c, &actor, p.tenant_id, p, now)?;
+    let id = invoice::create_bare_draft(c, &actor, p.tenant_id, p, now)?;
     diesel::insert_into(rn::table)
         .values((
             rn::tenant_id.eq(p.tenant_id),
@@ -120,6 +120,9 @@ pub fn prepare(
         diesel::update(inv::table.find(id)).set(inv::tax_rate_bp.eq(last.tax_rate_bp)).execute(c)?;
         invoice::recompute(c, id, now)?;
     }
+    // Credits owed to the tenant land on this draft (after the old credits were left out).
+    let draft = invoice::find(c, id)?;
+    crate::billing::credits::apply_pending(c, &draft, now)?;
     audit::record(
         c,
         &actor,

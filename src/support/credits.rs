@@ -130,6 +130,8 @@ pub struct Assessment {
     /// (fee, currency, how)
     pub fee: Option<(i64, String, String)>,
     pub amount_minor: i64,
+    /// The currency the tenant is invoiced in (its billing profile's; else the plan's).
+    pub currency: String,
     /// Why the month can't be claimed (None: it can).
     pub refusal: Option<String>,
     /// The last day to claim.
@@ -140,11 +142,7 @@ impl Assessment {
     /// Money of the assessment for people.
     pub fn fmt(&self, minor: impl std::borrow::Borrow<i64>) -> String {
         let minor = *minor.borrow();
-        self.fee
-            .as_ref()
-            .and_then(|(_, c, _)| money::currency(c))
-            .map(|c| money::format(minor, c))
-            .unwrap_or_else(|| "—".into())
+        money::currency(&self.currency).map(|c| money::format(minor, c)).unwrap_or_else(|| "—".into())
     }
 }
 
@@ -161,7 +159,15 @@ pub fn assess(
     let schedule = tier.as_ref().map(|t| t.schedule()).unwrap_or_default();
     let uptime = statement::month_uptime(snap, month, now);
     let percent = uptime.map(|u| tiers::credit_for(&schedule, u)).unwrap_or(0);
-    let fee = monthly_fee(c, tenant)?;
+    let profile_currency = crate::billing::store::profile(c, tenant)?.map(|p| p.currency);
+    let mut fee = monthly_fee(c, tenant)?;
+    let currency = profile_currency
+        .or_else(|| fee.as_ref().map(|(_, cur, _)| cur.clone()))
+        .unwrap_or_else(|| "USD".to_string());
+    // A plan priced in another currency than the invoices gives no computed amount.
+    if fee.as_ref().is_some_and(|(_, cur, _)| *cur != currency) {
+        fee = None;
+    }
     let amount_minor = fee.as_ref().map(|(f, _, _)| f * i64::from(percent) / 100).unwrap_or(0);
     let window = statement::month_window(month);
     let deadline =
@@ -200,6 +206,7 @@ pub fn assess(
         percent,
         fee,
         amount_minor,
+        currency,
         refusal,
         deadline,
     })
@@ -240,7 +247,6 @@ struct TenantPage {
     ctx: PageCtx,
     tenants: Vec<(i64, String)>,
     tenant_id: i64,
-    tenant_name: String,
     months: Vec<String>,
     a: Assessment,
     claims: Vec<Claim>,
@@ -278,8 +284,9 @@ async fn load_page(
     affected_dates: String,
     errors: FormErrors,
 ) -> AppResult<TenantPage> {
-    let tenants = crate::usage::pages::tenants_for(p, state, Action::ViewBilling).await?;
-    let (tid, name) = crate::tenancy::district::pick(&tenants, tenant)?;
+    // Claims are made for the tenant that is invoiced (a district, or a school on its own).
+    let tenants = crate::tenancy::district::top_level_tenants(p, state, Action::ViewBilling).await?;
+    let (tid, _) = crate::tenancy::district::pick(&tenants, tenant)?;
     p.scope.require(Action::ViewBilling, tid)?;
     let now = state.now();
     let months = recent_months(now);
@@ -293,7 +300,6 @@ async fn load_page(
         billing_tabs: p.scope.allows_anywhere(Action::ViewBilling),
         tenants,
         tenant_id: tid,
-        tenant_name: name,
         months,
         a,
         claims,
@@ -342,6 +348,10 @@ async fn claim(
     let (p, f) = (form.principal, form.form);
     let tid: i64 = f.tenant_id.trim().parse().map_err(|_| AppError::NotFound)?;
     p.scope.require(Action::ClaimCredits, tid)?;
+    // A linked school is covered by its district's claim (one claim per invoiced tenant).
+    if state.db(move |c| Ok(crate::billing::credits::billing_tenant(c, tid)?)).await? != tid {
+        return Err(AppError::NotFound);
+    }
     let month = f.month.trim().to_string();
     let now = state.now();
     let snap = snapshot_for(&state, &month).await?;
@@ -373,10 +383,7 @@ async fn claim(
     let result = state
         .db(move |c| {
             Ok(write_tx(c, |c| {
-                let (fee, currency) = match &a.fee {
-                    Some((f, cur, _)) => (Some(*f), cur.clone()),
-                    None => (None, "USD".to_string()),
-                };
+                let (fee, currency) = (a.fee.as_ref().map(|(f, _, _)| *f), a.currency.clone());
                 let inserted = diesel::insert_into(cc::table)
                     .values((
                         cc::tenant_id.eq(tid),

@@ -661,6 +661,12 @@ async fn resolve(
                 "success",
                 "Dispute accepted and the invoice voided.",
             )),
+            Err(invoice::VoidError::Aborted) => Ok(flash::redirect_with(
+                &req,
+                &format!("/admin/disputes/{id}"),
+                "warning",
+                "This dispute was already resolved.",
+            )),
             Err(invoice::VoidError::NotIssued) => Ok(flash::redirect_with(
                 &req,
                 &format!("/admin/disputes/{id}"),

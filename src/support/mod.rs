@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod credits;
+pub mod demo;
 pub mod disputes;
 pub mod pages;
 pub mod queue;

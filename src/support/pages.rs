@@ -451,6 +451,13 @@ struct DetailPage {
     body: String,
     response: DueState,
     resolution: DueState,
+    can_reply: bool,
+}
+
+/// Who may write on a request from the tenant's side: the requester, or an admin of its tenant
+/// (not read-only roles, not the vendor's staff, who answer from the queue).
+pub fn can_reply(p: &Principal, r: &Request) -> bool {
+    !p.is_internal() && (r.requester_id == p.user_id || p.scope.allows(Action::ManageMembers, r.tenant_id))
 }
 
 /// A request `p` may see on the tenant's side: their own, or any of a tenant where they see
@@ -486,6 +493,7 @@ pub fn shown(c: &mut crate::db::DbConn, msgs: Vec<Message>) -> diesel::QueryResu
 
 async fn load_detail(
     req: &HttpRequest,
+    p: &Principal,
     state: &AppState,
     r: Request,
     body: String,
@@ -506,6 +514,7 @@ async fn load_detail(
         promise: requests::promise_text(tier.as_ref(), &r),
         response: r.response_state(now),
         resolution: r.resolution_state(now),
+        can_reply: can_reply(p, &r),
         tenant,
         requester,
         messages,
@@ -527,7 +536,7 @@ async fn detail(
             .insert_header((actix_web::http::header::LOCATION, format!("/admin/support/requests/{}", r.id)))
             .finish());
     }
-    render(&load_detail(&req, &state, r, String::new(), FormErrors::new()).await?)
+    render(&load_detail(&req, &p, &state, r, String::new(), FormErrors::new()).await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -544,6 +553,9 @@ async fn reply(
 ) -> AppResult<HttpResponse> {
     let (p, f) = (form.principal, form.form);
     let r = visible(&p, &state, id.into_inner()).await?;
+    if !can_reply(&p, &r) {
+        return Err(AppError::NotFound);
+    }
     let body = f.body.trim().to_string();
     let mut e = FormErrors::new();
     if body.is_empty() {
@@ -555,7 +567,7 @@ async fn reply(
         e.add("body", "This request is closed. File a new request and mention its number.");
     }
     if !e.is_empty() {
-        let page = load_detail(&req, &state, r, f.body, e).await?;
+        let page = load_detail(&req, &p, &state, r, f.body, e).await?;
         return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let now = now_micros(state.now());

@@ -224,27 +224,24 @@ async fn load_detail(
     let mut metadata = Vec::new();
     let mut recent = Vec::new();
     if let Some(o) = meta.as_object() {
-        for (k, v) in o {
-            if k == "recent_requests" {
-                recent = serde_json::from_value(v.clone()).unwrap_or_default();
-                continue;
-            }
-            let label = match k.as_str() {
-                "tenant_id" => "Tenant id",
-                "tenant" => "Tenant",
-                "user_id" => "User id",
-                "user_email" => "User email",
-                "user_agent" => "Browser",
-                "page" => "Came from page",
-                "app_version" => "Keel version",
-                "time_zone" => "Browser time zone",
-                "request_id" => "Request id of the form",
-                _ => continue,
-            };
-            let text = match v {
-                serde_json::Value::String(s) if s.is_empty() => "—".to_string(),
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
+        recent =
+            o.get("recent_requests").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+        for (key, label) in [
+            ("tenant", "District or school"),
+            ("tenant_id", "Tenant id"),
+            ("user_email", "User"),
+            ("user_id", "User id"),
+            ("page", "Came from page"),
+            ("user_agent", "Browser"),
+            ("time_zone", "Browser time zone"),
+            ("app_version", "Keel version"),
+            ("request_id", "Request id of the form"),
+        ] {
+            let text = match o.get(key) {
+                None => continue,
+                Some(serde_json::Value::String(s)) if s.is_empty() => "—".to_string(),
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
             };
             metadata.push((label.to_string(), text));
         }

@@ -140,7 +140,8 @@ impl Request {
 
     /// The first-response target's state.
     pub fn response_state(&self, now: NaiveDateTime) -> DueState {
-        due_state(self.created_at, self.response_due_at, self.first_response_at, now)
+        // Resolving (or closing) without a reply stops the response clock too.
+        due_state(self.created_at, self.response_due_at, self.first_response_at.or(self.resolved_at), now)
     }
 
     /// The resolution target's state.
@@ -390,6 +391,7 @@ pub fn queue(c: &mut DbConn, f: &QueueFilter, me: i64, now: NaiveDateTime) -> Qu
         q = q.filter(
             sr::first_response_at
                 .is_null()
+                .and(sr::resolved_at.is_null())
                 .and(sr::response_due_at.lt(now))
                 .or(sr::resolved_at.is_null().and(sr::resolution_due_at.lt(now))),
         );

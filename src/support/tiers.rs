@@ -30,6 +30,16 @@ pub fn severity_definition(s: &str) -> &'static str {
     }
 }
 
+/// A severity in one word.
+pub fn severity_word(s: &str) -> &'static str {
+    match s {
+        "P1" => "Critical",
+        "P2" => "High",
+        "P3" => "Normal",
+        _ => "Low",
+    }
+}
+
 /// The request categories and their labels.
 pub const CATEGORIES: [(&str, &str); 5] = [
     ("login", "Signing in"),

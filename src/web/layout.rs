@@ -78,6 +78,14 @@ impl PageCtx {
         let request_id = ext.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
         drop(ext);
         let path = req.path();
+        // Pages that live outside their section's path but belong to it.
+        const ALIASES: [(&str, &str); 2] =
+            [("/admin/sla-credits", "/admin/support"), ("/admin/disputes", "/admin/support")];
+        let path = ALIASES
+            .iter()
+            .find(|(p, _)| path == *p || path.starts_with(&format!("{p}/")))
+            .map(|(_, section)| *section)
+            .unwrap_or(path);
         let matches = |href: &str| path == href || (href != "/" && path.starts_with(&format!("{href}/")));
         // The most specific section wins (so /admin/jobs marks "Jobs", not "Overview").
         let best = viewer.nav.iter().filter(|(h, _)| matches(h)).map(|(h, _)| h.len()).max();

@@ -642,7 +642,8 @@ const ROUTES: &[RouteCase] = &[
         Elsewhere("support::queue_*"),
         T::None,
     ),
-    r("get", "/support/sla-credits", "/support/sla-credits?tenant={t}", A::ViewBilling, SignedIn, T::Tenant),
+    // Claims are per invoiced tenant (districts, stand-alone schools); cross-tenant: support::credits_*.
+    r("get", "/support/sla-credits", "/support/sla-credits", A::ViewBilling, SignedIn, T::None),
     r(
         "post",
         "/support/sla-credits",

@@ -136,6 +136,15 @@ both_backends!(requests_carry_metadata_targets_and_emails, |app| {
     assert!(colleague.get("/support/requests").await.body.contains("No support requests yet"));
     let dadmin = app.signed_in(Role::DistrictAdmin, Some(d1)).await;
     assert!(dadmin.get("/support/requests").await.body.contains("can&#39;t start recordings"));
+    // An auditor reads the district's requests but cannot write on them.
+    let auditor = app.signed_in(Role::Auditor, Some(d1)).await;
+    let seen = auditor.get(&format!("/support/requests/{}", req.0)).await;
+    assert_eq!(seen.status, StatusCode::OK);
+    assert!(!seen.body.contains("Send message"));
+    let r = auditor
+        .post(&format!("/support/requests/{}/reply", req.0), &[("body", "Auditors can't write here.")])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(dadmin.get(&format!("/support/requests/{}", req.0)).await.status, StatusCode::OK);
 
     // The queue: sorted by due time, near and past breach highlighted (moved clock).
@@ -420,6 +429,20 @@ both_backends!(credit_claims_use_measured_uptime_and_land_once, |app| {
         .select(keel::db::schema::sla_credit_claims::id)
         .first(&mut *app.conn())
         .unwrap();
+    // A linked school is covered by its district's claim: no second claim through it.
+    let school = app.tenant("school", Some(d1), "Roper Elementary");
+    let r = buyer
+        .post(
+            "/support/sla-credits",
+            &[
+                ("tenant_id", &school.to_string()),
+                ("month", "2026-02"),
+                ("description", "Teachers could not record for most of the day."),
+                ("affected_dates", "2026-02-10"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     // Another district can't see or claim it.
     let other = app.signed_in(Role::DistrictAdmin, Some(d2)).await;
     assert_eq!(other.get(&format!("/support/sla-credits?tenant={d1}")).await.status, StatusCode::NOT_FOUND);
@@ -485,6 +508,15 @@ both_backends!(credit_claims_use_measured_uptime_and_land_once, |app| {
     assert!(lines(id_of(&second)).is_empty());
     let n: i64 = ac::table.count().get_result(&mut *app.conn()).unwrap();
     assert_eq!(n, 1);
+    // Issued, then voided with a corrected draft: the credit moves to the correction, once.
+    let third = r3.location();
+    assert_eq!(admin.post(&format!("{third}/issue"), &[]).await.status, StatusCode::SEE_OTHER);
+    let r = admin.post(&format!("{third}/void"), &[("reason", "Wrong seat count"), ("correct", "1")]).await;
+    let corrected = r.location();
+    assert_ne!(corrected, third, "{}", r.body);
+    assert_eq!(lines(id_of(&corrected)), vec![("credit".to_string(), -24000)]);
+    let on: Option<i64> = ac::table.select(ac::invoice_id).first(&mut *app.conn()).unwrap();
+    assert_eq!(on, Some(id_of(&corrected)));
     assert_eq!(audited(&app, "sla_credit.approve"), 1);
     let mails: Vec<String> = oe::table.select(oe::subject).load(&mut *app.conn()).unwrap();
     assert!(mails.iter().any(|s| s == "Your SLA credit for 2026-02 was approved"), "{mails:?}");
@@ -558,6 +590,11 @@ both_backends!(disputes_pause_reminders_and_resolve, |app| {
     );
     assert_eq!(buyer.get(&format!("/support/disputes/{dispute}/document")).await.status, StatusCode::OK);
     assert!(!other.get("/support/disputes").await.body.contains("Our PO covers"));
+    // While disputed it is neither marked paid nor voided from the invoice page.
+    let r = admin.post(&format!("{path}/paid"), &[("method", "check"), ("reference", "1042")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let status: String = inv::table.find(id).select(inv::status).first(&mut *app.conn()).unwrap();
+    assert_eq!(status, "issued");
     // A second dispute of the same invoice is refused.
     let r = buyer
         .post_multipart(
