@@ -48,7 +48,8 @@ pub fn home_for(p: &Principal) -> &'static str {
         Some(Role::Auditor) => "/reliability",
         Some(Role::SchoolAdmin) => "/district/members",
         Some(Role::Procurement) => "/billing",
-        _ => "/account",
+        Some(Role::Staff) => "/support",
+        None => "/account",
     }
 }
 

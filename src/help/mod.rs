@@ -1,5 +1,5 @@
 //! In-app help: the guides in `docs/` that people using Keel need (the procurement quick start,
-//! the billing support playbook, how billing works), compiled into the binary and rendered from
+//! the support playbook, how billing works), compiled into the binary and rendered from
 //! Markdown, with their screenshots. Signed-in users only; links between guides keep working
 //! because `/help/{name}.md` and `/help/{name}` are the same page.
 
@@ -27,8 +27,8 @@ const GUIDES: &[Guide] = &[
     },
     Guide {
         name: "support-playbook",
-        title: "Billing support playbook",
-        audience: "The vendor's billing and support staff",
+        title: "Support playbook",
+        audience: "The vendor's support agents and billing staff",
         markdown: include_str!("../../docs/support-playbook.md"),
     },
     Guide {

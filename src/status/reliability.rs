@@ -59,6 +59,17 @@ struct Panel {
     tenant: Option<(i64, String)>,
     statements: Vec<super::statement::Statement>,
     months: Vec<String>,
+    /// The tenant's uptime commitment and how this month stands against it.
+    sla: Option<SlaCard>,
+}
+
+/// The SLA commitment card.
+pub struct SlaCard {
+    pub tier: String,
+    pub commitment: String,
+    /// This calendar month so far (UTC), truncated.
+    pub month_to_date: String,
+    pub met: bool,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -80,14 +91,29 @@ async fn panel(
         Some(t) => Some(tenants.iter().find(|(id, _)| *id == t).cloned().ok_or(AppError::NotFound)?),
         None => tenants.first().cloned(),
     };
-    let statements = match &tenant {
+    let (statements, tier) = match &tenant {
         Some((t, _)) => {
             let t = *t;
-            state.db(move |c| Ok(super::statement::of_tenant(c, t)?)).await?
+            state
+                .db(move |c| {
+                    Ok((super::statement::of_tenant(c, t)?, crate::support::tiers::effective(c, t)?))
+                })
+                .await?
         }
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     let snap = state.status_snapshot();
+    let sla = tier.and_then(|t| {
+        let commitment = t.commitment()?;
+        let month = snap.built_at.format("%Y-%m").to_string();
+        let mtd = super::statement::month_uptime(&snap, &month, snap.built_at);
+        Some(SlaCard {
+            tier: t.tier.name.clone(),
+            commitment: format!("{commitment}"),
+            month_to_date: uptime::format_percent(mtd, 3),
+            met: mtd.is_none_or(|u| u >= commitment),
+        })
+    });
     let now = snap.built_at;
     let w = |days: i64| Window { from: now - Duration::days(days), to: now };
     let measured: Vec<_> = snap.components.iter().filter(|c| c.showcase && !c.is_group).collect();
@@ -137,6 +163,7 @@ async fn panel(
     };
     render(&Panel {
         ctx: PageCtx::new(&req, "Reliability"),
+        sla,
         rows,
         overall30: uptime::format_percent(overall(sums[0]), 3),
         overall90: uptime::format_percent(overall(sums[1]), 3),
@@ -200,8 +227,11 @@ async fn generate(
     let since = (window.from - chrono::Duration::days(1)).naive_utc();
     let snap = state.db(move |c| Ok(super::snapshot::build_with_history(c, now, since)?)).await?;
     let base = state.config().base_url.clone();
-    let figures = super::statement::compute(&snap, &name, &month, &base, now)
+    let mut figures = super::statement::compute(&snap, &name, &month, &base, now)
         .ok_or_else(|| AppError::BadRequest("Unknown month.".into()))?;
+    let tier = state.db(move |c| Ok(crate::support::tiers::effective(c, tid)?)).await?;
+    figures.commitment =
+        tier.and_then(|t| Some(format!("{}% monthly uptime ({} tier)", t.commitment()?, t.tier.name)));
     let f2 = figures.clone();
     let pdf = state.blocking(move || super::statement::render_pdf(&f2)).await?.map_err(AppError::internal)?;
     let hash = state.files().put(bytes::Bytes::from(pdf)).await.map_err(AppError::internal)?;

@@ -347,22 +347,22 @@ async fn seed_credit(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Lincoln disputes its overdue audio add-on invoice.
+/// Lincoln disputes the price on its newest invoice.
 fn seed_dispute(state: &AppState) -> anyhow::Result<()> {
     let now = now_micros(state.now());
     let mut c = state.pool().get()?;
     let lincoln = id_of(&mut c, "LINCOLN")?;
     let buyer = user(&mut c, "priya.raman@lincoln.k12.example")?;
     let today: NaiveDate = state.now().date_naive();
-    let overdue: Option<i64> = inv::table
+    let newest: Option<i64> = inv::table
         .filter(inv::tenant_id.eq(lincoln))
         .filter(inv::status.eq("issued"))
-        .filter(inv::due_date.lt(today))
-        .order(inv::id)
+        .filter(inv::due_date.ge(today))
+        .order(inv::id.desc())
         .select(inv::id)
         .first(&mut c)
         .optional()?;
-    let Some(invoice) = overdue else { return Ok(()) };
+    let Some(invoice) = newest else { return Ok(()) };
     write_tx(&mut c, |c| {
         diesel::update(inv::table.find(invoice)).set(inv::disputed_at.eq(Some(now))).execute(c)?;
         let id: i64 = diesel::insert_into(d::table)
@@ -370,8 +370,8 @@ fn seed_dispute(state: &AppState) -> anyhow::Result<()> {
                 d::tenant_id.eq(lincoln),
                 d::invoice_id.eq(invoice),
                 d::opened_by.eq(buyer),
-                d::category.eq("not_received"),
-                d::description.eq("The audio minutes add-on was never switched on for Roper and Saltillo Elementary; those schools could not use audio feedback this term."),
+                d::category.eq("amount"),
+                d::description.eq("The invoice bills the 85 Saltillo Elementary licences at $38.80; our amended PO prices them at the district rate of $36.50."),
                 d::status.eq("open"),
                 d::created_at.eq(now),
                 d::updated_at.eq(now),
@@ -388,7 +388,7 @@ fn seed_dispute(state: &AppState) -> anyhow::Result<()> {
             },
             crate::audit::Event::new("dispute.open", "invoice_dispute", id)
                 .tenant(Some(lincoln))
-                .details(json!({"invoice_id": invoice, "category": "not_received"})),
+                .details(json!({"invoice_id": invoice, "category": "amount"})),
             now,
         )?;
         Ok::<_, diesel::result::Error>(())

@@ -321,3 +321,151 @@ async fn a_hard_staff_cap_blocks_a_school_admins_invitation() {
     assert!(msg.contains("Your district has reached its staff cap"), "{msg}");
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_district_admin_filters_the_rollup_and_bookmarks_it() {
+    let Some(b) = Browser::start().await else { return };
+    b.sign_in("District admin").await;
+    b.wait_path("/district/schools").await;
+    b.client.find(Locator::LinkText("Usage")).await.unwrap().click().await.unwrap();
+    b.wait_text("main h1", "Usage").await;
+    b.client
+        .find(Locator::Css("nav[aria-label='Usage views'] a[href^='/district/rollups']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("main h1", "Usage by school").await;
+    let all = b.text("div[aria-label='Usage by school'] tbody").await;
+    assert!(all.contains("Roper Elementary") && all.contains("Prairie Hill Elementary"), "{all}");
+    // Last 7 days, Roper Elementary only.
+    b.client
+        .find(Locator::XPath("//select[@id='f-range']/option[@value='7']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::XPath("//select[@id='f-school']/option[contains(., 'Roper Elementary')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client.find(Locator::Css("form.filters button[type=submit]")).await.unwrap().click().await.unwrap();
+    let body = b.wait_text("main .lede", "to").await;
+    let url = b.client.current_url().await.unwrap().to_string();
+    assert!(url.contains("range=7") && url.contains("school="), "{url}");
+    let rows = b.text("div[aria-label='Usage by school'] tbody").await;
+    assert!(rows.contains("Roper Elementary") && !rows.contains("Prairie Hill Elementary"), "{rows}");
+    let csv = b
+        .client
+        .find(Locator::LinkText("Download CSV"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(csv.contains("range=7") && csv.contains("school="), "the CSV is what is shown: {csv}");
+    // The bookmarked address opens the same view.
+    b.client.goto(&url).await.unwrap();
+    let again = b.wait_text("main .lede", "to").await;
+    assert_eq!(again, body);
+    let selected =
+        b.client.find(Locator::Css("#f-range option[selected]")).await.unwrap().text().await.unwrap();
+    assert_eq!(selected, "Last 7 days");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_staff_member_files_a_request_and_reads_the_agents_reply() {
+    let Some(b) = Browser::start().await else { return };
+    b.sign_in("Staff").await;
+    b.wait_path("/support").await;
+    let tier = b.wait_text("main", "We reply to P2 requests within 4 business hours").await;
+    assert!(tier.contains("Enterprise support"), "{tier}");
+    b.client.find(Locator::LinkText("New support request")).await.unwrap().click().await.unwrap();
+    b.wait_text("main h1", "New support request").await;
+    b.client
+        .find(Locator::XPath("//select[@id='field-category']/option[@value='recording']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client.find(Locator::Css("input[name='severity'][value='P2']")).await.unwrap().click().await.unwrap();
+    b.client
+        .find(Locator::Id("field-subject"))
+        .await
+        .unwrap()
+        .send_keys("Recording button does nothing in room 108")
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Id("field-description"))
+        .await
+        .unwrap()
+        .send_keys(
+            "Clicking Start recording in room 108 does nothing on any of the Chromebooks since this morning.",
+        )
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("form[action='/support/new'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let flash = b.wait_text(".flash", "was sent").await;
+    assert!(
+        flash.contains("we reply to P2 requests within 4 business hours"),
+        "the target is shown: {flash}"
+    );
+    let lede = b.text("main .lede").await;
+    let number: String = lede.split_whitespace().next().unwrap_or_default().to_string();
+    assert!(number.starts_with("SR-"), "{lede}");
+    b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    b.wait_path("/login").await;
+    // The support agent answers from the queue.
+    b.sign_in_staff("Support agent").await;
+    b.wait_path("/admin").await;
+    b.client.find(Locator::LinkText("Support")).await.unwrap().click().await.unwrap();
+    b.wait_text("main h1", "Support queue").await;
+    b.client.find(Locator::LinkText(&number)).await.unwrap().click().await.unwrap();
+    b.wait_text("main h1", "Recording button does nothing").await;
+    b.client
+        .find(Locator::Id("field-body"))
+        .await
+        .unwrap()
+        .send_keys("Thanks Elena: a Chrome policy blocked the microphone in room 108. It is lifted; please try again.")
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("form[action$='/message'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_text(".flash", "Reply sent").await;
+    b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    b.wait_path("/login").await;
+    // The requester reads the reply.
+    b.sign_in("Staff").await;
+    b.wait_path("/support").await;
+    b.client
+        .find(Locator::Css("nav[aria-label='Support'] a[href='/support/requests']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client.find(Locator::LinkText(&number)).await.unwrap().click().await.unwrap();
+    let conv = b.wait_text(".conversation", "Chrome policy blocked the microphone").await;
+    assert!(conv.contains("Support"), "{conv}");
+    b.close().await;
+}
