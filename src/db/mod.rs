@@ -135,9 +135,7 @@ impl ConnManager {
                     "PRAGMA busy_timeout = 5000;
                      PRAGMA journal_mode = WAL;
                      PRAGMA foreign_keys = ON;
-                     PRAGMA synchronous = FULL;
-                     PRAGMA cache_size = -32768;
-                     PRAGMA temp_store = MEMORY;",
+                     PRAGMA synchronous = FULL;",
                 )
                 .map_err(|e| DbError::Connect { backend: "sqlite", message: first_line(&e.to_string()) })?;
                 Ok(DbConn::Sqlite(c))
