@@ -34,6 +34,8 @@ struct LoginPage {
     email: String,
     next: String,
     errors: FormErrors,
+    /// For a user of a suspended tenant whose password was right: a link to contact support.
+    support_pass: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +91,7 @@ pub(super) async fn login_page(
         email: String::new(),
         next: safe_next(q.next.as_deref()),
         errors: FormErrors::new(),
+        support_pass: None,
     };
     login_response(&req, page, StatusCode::OK)
 }
@@ -140,7 +143,7 @@ pub(super) async fn login_submit(
     let again = |errors: FormErrors, status: StatusCode| {
         let mut ctx = PageCtx::new(&req, "Sign in");
         ctx.csrf_token = cookie_token.clone();
-        let page = LoginPage { ctx, email: email.clone(), next: next.clone(), errors };
+        let page = LoginPage { ctx, email: email.clone(), next: next.clone(), errors, support_pass: None };
         login_response(&req, page, status)
     };
     if !errors.is_empty() {
@@ -215,7 +218,19 @@ pub(super) async fn login_submit(
     let uid = user.id;
     if let Some(reason) = state.db(move |c| Ok(store::sign_in_blocked_reason(c, uid)?)).await? {
         errors.add("email", reason);
-        return again(errors, StatusCode::UNPROCESSABLE_ENTITY);
+        // Support stays reachable: the right password earns a short-lived link to file a request.
+        let suspended = state.db(move |c| Ok(crate::support::suspended::suspended_tenant(c, uid)?)).await?;
+        let mut ctx = PageCtx::new(&req, "Sign in");
+        ctx.csrf_token = cookie_token.clone();
+        let page = LoginPage {
+            ctx,
+            email: email.clone(),
+            next: next.clone(),
+            errors,
+            support_pass: suspended
+                .map(|_| crate::support::suspended::pass_for(&state.config().secret_key, uid, state.now())),
+        };
+        return login_response(&req, page, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let internal = user.platform_role.is_some();
     let stage = if user.totp_enabled {

@@ -10,6 +10,7 @@ pub mod pages;
 pub mod queue;
 pub mod recent;
 pub mod requests;
+pub mod suspended;
 pub mod tier_pages;
 pub mod tiers;
 
@@ -20,4 +21,5 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     queue::routes(cfg);
     credits::routes(cfg);
     disputes::routes(cfg);
+    suspended::routes(cfg);
 }

@@ -191,7 +191,7 @@ async fn load_new(
     })
 }
 
-fn user_agent(req: &HttpRequest) -> String {
+pub fn user_agent(req: &HttpRequest) -> String {
     req.headers()
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -230,6 +230,30 @@ async fn new_page(
         ..Default::default()
     };
     render(&load_new(&req, &p, &state, f, FormErrors::new()).await?)
+}
+
+/// The request form's own fields: messages beside each one that is wrong.
+pub fn check_fields(e: &mut FormErrors, category: &str, severity: &str, subject: &str, description: &str) {
+    if !CATEGORIES.iter().any(|(k, _)| *k == category) {
+        e.add("category", "Choose what the problem is about.");
+    }
+    if !SEVERITIES.contains(&severity) {
+        e.add("severity", "Choose how urgent it is.");
+    }
+    if subject.is_empty() {
+        e.add("subject", "Enter a subject: one line that says what is wrong.");
+    } else if subject.chars().count() > 150 {
+        e.add("subject", "Keep the subject to 150 characters; put the rest in the description.");
+    }
+    let len = description.chars().count();
+    if len < 20 {
+        e.add(
+            "description",
+            "Describe the problem in at least 20 characters: what you did, what happened, what you expected.",
+        );
+    } else if len > 20_000 {
+        e.add("description", "The description is over 20,000 characters; attach a file for long logs.");
+    }
 }
 
 /// Why an attachment is refused, or its content type.
@@ -278,26 +302,7 @@ async fn create(
         time_zone: form.field("time_zone").chars().take(64).collect(),
     };
     let mut e = FormErrors::new();
-    if !CATEGORIES.iter().any(|(k, _)| *k == f.category) {
-        e.add("category", "Choose what the problem is about.");
-    }
-    if !SEVERITIES.contains(&f.severity.as_str()) {
-        e.add("severity", "Choose how urgent it is.");
-    }
-    if f.subject.is_empty() {
-        e.add("subject", "Enter a subject: one line that says what is wrong.");
-    } else if f.subject.chars().count() > 150 {
-        e.add("subject", "Keep the subject to 150 characters; put the rest in the description.");
-    }
-    let len = f.description.chars().count();
-    if len < 20 {
-        e.add(
-            "description",
-            "Describe the problem in at least 20 characters: what you did, what happened, what you expected.",
-        );
-    } else if len > 20_000 {
-        e.add("description", "The description is over 20,000 characters; attach a file for long logs.");
-    }
+    check_fields(&mut e, &f.category, &f.severity, &f.subject, &f.description);
     let mut file = None;
     if let Some(up) = form.file.filter(|u| u.size > 0 || !u.filename.is_empty()) {
         match check_attachment(&up) {

@@ -703,6 +703,15 @@ const ROUTES: &[RouteCase] = &[
         T::None,
     ),
     r("get", "/admin/disputes", "/admin/disputes", A::WorkSupportQueue, Internal, T::None),
+    r("get", "/support/suspended", "/support/suspended", A::UseAccount, Public, T::None),
+    r(
+        "post",
+        "/support/suspended",
+        "/support/suspended",
+        A::UseAccount,
+        Elsewhere("support::suspended_* (a signed pass, no session)"),
+        T::None,
+    ),
     r(
         "get",
         "/admin/disputes/{id}",

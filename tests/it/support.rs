@@ -669,3 +669,78 @@ both_backends!(disputes_pause_reminders_and_resolve, |app| {
     assert_eq!(audited(&app, "dispute.reject"), 1);
     assert_eq!(audited(&app, "dispute.open"), 2);
 });
+
+both_backends!(suspended_districts_can_still_reach_support, |app| {
+    let d2 = app.tenant("district", None, "Riverside Unified");
+    let s3 = app.tenant("school", Some(d2), "Arlington High");
+    let (email, pw) = app.user(Role::Staff, Some(s3));
+    let admin = app.signed_in(Role::PlatformAdmin, None).await;
+    let r = admin.post(&format!("/admin/tenants/{d2}/status"), &[("status", "suspended")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // A wrong password earns nothing; the right one is refused with a link to support.
+    let c = app.client().await;
+    let r = c.login(&email, "not the password").await;
+    assert!(!r.body.contains("/support/suspended?pass="));
+    let r = c.login(&email, &pw).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("suspended"), "{}", r.body);
+    let i = r.body.find("/support/suspended?pass=").expect("a support link");
+    let link: String = r.body[i..].split('"').next().unwrap().to_string();
+    let page = c.get(&link).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Access for Arlington High is suspended"), "{}", page.body);
+    let token = crate::harness::csrf_from(&page.body);
+    let pass = link.trim_start_matches("/support/suspended?pass=").to_string();
+    let post = |fields: Vec<(&'static str, String)>| {
+        let c = &c;
+        async move {
+            c.send(actix_web::test::TestRequest::post().uri("/support/suspended").set_form(fields)).await
+        }
+    };
+    // Without the page's token: refused.
+    let r = post(vec![("pass", pass.clone()), ("csrf_token", "0".repeat(64)), ("category", "login".into())])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post(vec![
+        ("pass", pass.clone()),
+        ("csrf_token", token.clone()),
+        ("category", "login".into()),
+        ("severity", "P2".into()),
+        ("subject", "Access".into()),
+        ("description", "short".into()),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("at least 20 characters"));
+    let r = post(vec![
+        ("pass", pass.clone()),
+        ("csrf_token", token.clone()),
+        ("category", "billing".into()),
+        ("severity", "P2".into()),
+        ("subject", "Our access was suspended".into()),
+        ("description", "We paid the overdue invoice last week (check 4471); please restore access.".into()),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("was sent"), "{}", r.body);
+    let (tenant, requester): (i64, i64) =
+        sr::table.select((sr::tenant_id, sr::requester_id)).first(&mut *app.conn()).unwrap();
+    assert_eq!(tenant, s3);
+    assert!(requester > 0);
+    // A forged or altered pass gets nothing.
+    let forged = format!("{}.{}", requester + 1, pass.split_once('.').unwrap().1);
+    let page = c.get(&format!("/support/suspended?pass={forged}")).await;
+    assert!(page.body.contains("expired or is not valid"));
+    let r = post(vec![
+        ("pass", forged),
+        ("csrf_token", token.clone()),
+        ("category", "billing".into()),
+        ("severity", "P2".into()),
+        ("subject", "x".into()),
+        ("description", "x".repeat(40)),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let n: i64 = sr::table.count().get_result(&mut *app.conn()).unwrap();
+    assert_eq!(n, 1);
+});
