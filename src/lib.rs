@@ -240,12 +240,15 @@ pub fn build_app(
         .route("/readyz", aweb::get().to(web::health::readyz))
         .route("/static/{path:.*}", aweb::get().to(web::assets::serve))
         .route("/favicon.ico", aweb::get().to(web::assets::favicon))
+        // Routes are matched in order: the machine API and the public status page come first, so
+        // a request for them is not tried against every page's pattern.
+        .configure(usage::api::routes)
+        .configure(status::routes)
         .configure(auth::routes)
         .configure(admin::routes)
         .configure(audit::routes)
         .configure(tenancy::admin::routes)
         .configure(tenancy::district::routes)
-        .configure(status::routes)
         .configure(billing::routes)
         .configure(help::routes)
         .configure(usage::routes)

@@ -21,8 +21,8 @@ use crate::AppState;
 use crate::db::{now_micros, write_tx};
 
 /// Mounts the routes.
+/// (The API's routes are mounted first, by `build_app`.)
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
-    api::routes(cfg);
     keys::routes(cfg);
     metrics::routes(cfg);
     rejected::routes(cfg);

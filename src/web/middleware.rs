@@ -29,6 +29,18 @@ fn well_formed_request_id(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
+/// A time-ordered UUIDv7 request id. The random part comes from the thread's generator (seeded
+/// from the OS once), not a `getrandom` system call per request.
+fn new_request_id() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let mut random = [0u8; 10];
+    rand::fill(&mut random[..]);
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid().simple().to_string()
+}
+
 /// Outermost middleware: assigns the request id, echoes it in `X-Request-Id`, logs one JSON line.
 pub async fn request_context(
     req: ServiceRequest,
@@ -41,7 +53,7 @@ pub async fn request_context(
         .and_then(|v| v.to_str().ok())
         .filter(|s| well_formed_request_id(s))
         .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+        .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().to_string();
     // The path only: query strings may hold tokens.
