@@ -119,6 +119,10 @@ async fn catalog(state: &AppState, max_age: std::time::Duration) -> Result<Arc<C
     if let Some(c) = state.usage().catalog(max_age) {
         return Ok(c);
     }
+    let _one_loader = state.usage().loading().await;
+    if let Some(c) = state.usage().catalog(max_age) {
+        return Ok(c);
+    }
     let cat = Arc::new(state.db(|c| Ok(ingest::catalog(c)?)).await?);
     state.usage().put_catalog(cat.clone());
     Ok(cat)
@@ -240,6 +244,10 @@ pub async fn all_caps(state: &AppState) -> Result<Arc<Vec<super::model::Cap>>, A
     if let Some(c) = state.usage().caps() {
         return Ok(c);
     }
+    let _one_loader = state.usage().loading().await;
+    if let Some(c) = state.usage().caps() {
+        return Ok(c);
+    }
     let caps = Arc::new(state.db(|c| Ok(super::store::all_caps(c)?)).await?);
     state.usage().put_caps(caps.clone());
     Ok(caps)
@@ -266,6 +274,11 @@ pub async fn entitlement(
         let v = match state.usage().value(cap.tenant_id, metric.id, today) {
             Some(v) => v,
             None => {
+                let _one_loader = state.usage().loading().await;
+                if let Some(v) = state.usage().value(cap.tenant_id, metric.id, today) {
+                    with.push((cap, v));
+                    continue;
+                }
                 let (owner, m) = (cap.tenant_id, metric.clone());
                 let v = state
                     .db(move |c| {

@@ -30,6 +30,9 @@ pub struct Cache {
     caps: RwLock<Option<(Instant, Arc<Vec<Cap>>)>>,
     values: RwLock<HashMap<ValueKey, (f64, NaiveDate, Instant)>>,
     enforced: RwLock<HashSet<(i64, String)>>,
+    /// Held while something missing or stale is read from the database, so that many requests
+    /// finding the same entry expired read it once instead of each queueing for a connection.
+    loading: tokio::sync::Mutex<()>,
 }
 
 fn fresh(at: Instant, ttl: Duration) -> bool {
@@ -37,6 +40,11 @@ fn fresh(at: Instant, ttl: Duration) -> bool {
 }
 
 impl Cache {
+    /// Serialises loads from the database: take it, look again, load only if still missing.
+    pub async fn loading(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.loading.lock().await
+    }
+
     /// The key id for a key hash, if cached and fresh.
     pub fn key(&self, hash: &str) -> Option<i64> {
         let keys = self.keys.read().ok()?;
