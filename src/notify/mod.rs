@@ -59,6 +59,18 @@ impl Email {
         })
     }
 
+    /// A plain-text email (no HTML part, no extra headers).
+    pub fn plain(to: impl Into<String>, subject: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            to: to.into(),
+            subject: subject.into(),
+            text: text.into(),
+            html: None,
+            headers: Vec::new(),
+            dedupe_key: None,
+        }
+    }
+
     /// Sets the dedupe key.
     pub fn dedupe(mut self, key: impl Into<String>) -> Self {
         self.dedupe_key = Some(key.into());

@@ -450,7 +450,7 @@ async fn claim(
                 ] {
                     crate::notify::queue(
                         c,
-                        &crate::notify::Email { to, subject, text, html: None, headers: vec![], dedupe_key: None },
+                        &crate::notify::Email::plain(to, subject, text),
                         at,
                     )?;
                 }
@@ -742,7 +742,7 @@ async fn decide(
                         format!("We reviewed your claim for {} and could not approve it:\n\n{reason}\n\nReply to this email if you disagree.\n\n{base}/support/sla-credits?tenant={}\n", claim.month, claim.tenant_id),
                     )
                 };
-                crate::notify::queue(c, &crate::notify::Email { to, subject, text, html: None, headers: vec![], dedupe_key: Some(format!("sla-claim:{id}:decision")) }, now)?;
+                crate::notify::queue(c, &crate::notify::Email::plain(to, subject, text).dedupe(format!("sla-claim:{id}:decision")), now)?;
                 Ok(if approve {
                     match landed_on {
                         Some(i) => format!("Approved: {} credited on draft invoice #{i}.", claim.fmt(amount)),

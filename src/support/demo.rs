@@ -168,7 +168,7 @@ fn seed_requests(c: &mut DbConn, mail: &Mailing, now: DateTime<Utc>) -> QueryRes
             request_id: String::new(),
             ip: String::new(),
         };
-        let r = requests::create(
+        let (r, _) = requests::create(
             c,
             &actor,
             &NewRequest {

@@ -270,20 +270,13 @@ async fn create(
     } else if n > 5000 {
         e.add("description", "Keep the description under 5,000 characters; attach a document for more.");
     }
-    let mut file = None;
-    if let Some(up) = form.file.filter(|u| u.size > 0 || !u.filename.is_empty()) {
-        match super::pages::check_attachment(&up) {
-            Ok((_, ext)) => file = Some((up, ext)),
-            Err(m) => e.add("document", m),
-        }
-    }
+    let file = super::pages::checked_attachment(form.file, "document", &mut e);
     if !e.is_empty() {
         return render_status(&new_page_for(&req, i, category, typed, e), StatusCode::UNPROCESSABLE_ENTITY);
     }
     let doc = match file {
-        Some((up, ext)) => {
-            let name = upload::sanitize_filename(&up.filename, ext);
-            let hash = state.files().put(bytes::Bytes::from(up.bytes)).await.map_err(AppError::internal)?;
+        Some(f) => {
+            let (hash, name, _) = super::pages::store_attachment(&state, f).await?;
             Some((hash, name))
         }
         None => None,
@@ -340,7 +333,7 @@ async fn create(
                         format!("{tenant} disputes invoice {num}: {}.\n\n{description}\n\nResolve it: {base}/admin/disputes/{id}\n", category_label(&category)),
                     ),
                 ] {
-                    crate::notify::queue(c, &crate::notify::Email { to, subject, text, html: None, headers: vec![], dedupe_key: None }, now)?;
+                    crate::notify::queue(c, &crate::notify::Email::plain(to, subject, text), now)?;
                 }
                 Ok(Some(id))
             })?)
@@ -579,10 +572,11 @@ async fn resolve(
             diesel::update(inv::table.find(x.invoice_id))
                 .set(inv::disputed_at.eq(None::<NaiveDateTime>))
                 .execute(c)?;
+            let disputed = invoice::find(c, x.invoice_id)?;
             let mut landed = None;
             if outcome == "credit" {
-                let number = invoice::find(c, x.invoice_id)?.number.unwrap_or_default();
-                let cur = invoice::find(c, x.invoice_id)?.currency;
+                let number = disputed.number.clone().unwrap_or_default();
+                let cur = disputed.currency.clone();
                 landed = crate::billing::credits::grant(
                     c,
                     x.tenant_id,
@@ -606,7 +600,7 @@ async fn resolve(
                 now,
             )?;
             let to: String = users::table.find(x.opened_by).select(users::email).first(c)?;
-            let number = invoice::find(c, x.invoice_id)?.number.unwrap_or_default();
+            let number = disputed.number.unwrap_or_default();
             let text = match outcome {
                 "void" => format!(
                     "We accepted your dispute of invoice {number} and voided it.\n\n{reason}\n\n{}{base}/support/disputes\n",
@@ -621,17 +615,15 @@ async fn resolve(
             };
             crate::notify::queue(
                 c,
-                &crate::notify::Email {
+                &crate::notify::Email::plain(
                     to,
-                    subject: format!(
+                    format!(
                         "Your dispute of invoice {number}: {}",
                         if status == "rejected" { "not accepted" } else { "accepted" }
                     ),
                     text,
-                    html: None,
-                    headers: vec![],
-                    dedupe_key: Some(format!("dispute:{}:resolved", x.id)),
-                },
+                )
+                .dedupe(format!("dispute:{}:resolved", x.id)),
                 now,
             )?;
             Ok(())

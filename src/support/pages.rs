@@ -256,6 +256,36 @@ pub fn check_fields(e: &mut FormErrors, category: &str, severity: &str, subject:
     }
 }
 
+/// An attachment that passed [`check_attachment`]: the file, its content type and extension.
+pub type Checked = (upload::UploadedFile, &'static str, &'static str);
+
+/// The optional file of a form, checked: None when none was chosen, a message beside `field`
+/// when it is refused.
+pub fn checked_attachment(
+    file: Option<upload::UploadedFile>,
+    field: &str,
+    e: &mut FormErrors,
+) -> Option<Checked> {
+    let up = file.filter(|u| u.size > 0 || !u.filename.is_empty())?;
+    match check_attachment(&up) {
+        Ok((ctype, ext)) => Some((up, ctype, ext)),
+        Err(m) => {
+            e.add(field, m);
+            None
+        }
+    }
+}
+
+/// Stores a checked attachment by its SHA-256: (hash, safe file name, content type).
+pub async fn store_attachment(
+    state: &AppState,
+    (up, ctype, ext): Checked,
+) -> AppResult<(String, String, String)> {
+    let name = upload::sanitize_filename(&up.filename, ext);
+    let hash = state.files().put(bytes::Bytes::from(up.bytes)).await.map_err(AppError::internal)?;
+    Ok((hash, name, ctype.to_string()))
+}
+
 /// Why an attachment is refused, or its content type.
 pub fn check_attachment(f: &upload::UploadedFile) -> Result<(&'static str, &'static str), String> {
     if f.too_large || f.size > MAX_ATTACHMENT {
@@ -303,23 +333,13 @@ async fn create(
     };
     let mut e = FormErrors::new();
     check_fields(&mut e, &f.category, &f.severity, &f.subject, &f.description);
-    let mut file = None;
-    if let Some(up) = form.file.filter(|u| u.size > 0 || !u.filename.is_empty()) {
-        match check_attachment(&up) {
-            Ok((ctype, ext)) => file = Some((up, ctype, ext)),
-            Err(m) => e.add("attachment", m),
-        }
-    }
+    let file = checked_attachment(form.file, "attachment", &mut e);
     if !e.is_empty() {
         let page = load_new(&req, &p, &state, f, e).await?;
         return render_status(&page, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let attachment = match file {
-        Some((up, ctype, ext)) => {
-            let name = upload::sanitize_filename(&up.filename, ext);
-            let hash = state.files().put(bytes::Bytes::from(up.bytes)).await.map_err(AppError::internal)?;
-            Some((hash, name, ctype.to_string()))
-        }
+        Some(f) => Some(store_attachment(&state, f).await?),
         None => None,
     };
     let recent = state.recent_requests().of(p.user_id);
@@ -355,16 +375,8 @@ async fn create(
     };
     let now = state.now();
     let actor = Actor::of(&req, &p);
-    let (r, promise) = state
-        .db(move |c| {
-            Ok(write_tx(c, |c| {
-                let r = requests::create(c, &actor, &new, &mail, now)?;
-                let tier = tiers::effective(c, r.tenant_id)?;
-                let promise = requests::promise_text(tier.as_ref(), &r);
-                Ok::<_, diesel::result::Error>((r, promise))
-            })?)
-        })
-        .await?;
+    let (r, promise) =
+        state.db(move |c| Ok(write_tx(c, |c| requests::create(c, &actor, &new, &mail, now))?)).await?;
     Ok(flash::redirect_with(
         &req,
         &format!("/support/requests/{}", r.id),

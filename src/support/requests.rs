@@ -205,14 +205,15 @@ pub struct Mailing {
 }
 
 /// Files a request: stores it with its due times (from the tenant's tier now), writes the
-/// audit event, emails the tier's routing address and confirms to the requester.
+/// audit event, emails the tier's routing address and confirms to the requester. Returns the
+/// request and what the requester is promised, in words.
 pub fn create(
     c: &mut DbConn,
     actor: &Actor,
     r: &NewRequest,
     mail: &Mailing,
     now: DateTime<Utc>,
-) -> QueryResult<Request> {
+) -> QueryResult<(Request, String)> {
     let at = crate::db::now_micros(now);
     let tier = tiers::effective(c, r.tenant_id)?;
     let due = |which| tier.as_ref().and_then(|t| t.due(&r.severity, which, now)).map(crate::db::now_micros);
@@ -260,16 +261,16 @@ pub fn create(
     let tier_name = tier.as_ref().map(|t| t.tier.name.clone()).unwrap_or_else(|| "no tier".into());
     crate::notify::queue(
         c,
-        &crate::notify::Email {
-            to: routing,
-            subject: format!(
+        &crate::notify::Email::plain(
+            routing,
+            format!(
                 "[{}] {} {} from {tenant}: {}",
                 req.number(),
                 req.severity,
                 tier_name,
                 req.subject
             ),
-            text: format!(
+            format!(
                 "{requester_name} <{requester_email}> at {tenant} filed {} ({}, {}).\n\n{}\n\n{}\n\nFirst response due: {}\n\nOpen it in the queue: {}/admin/support/requests/{id}\n",
                 req.number(),
                 req.severity,
@@ -281,29 +282,23 @@ pub fn create(
                     .unwrap_or_else(|| "no target (best effort)".into()),
                 mail.base_url
             ),
-            html: None,
-            headers: vec![],
-            dedupe_key: Some(format!("support:{id}:routing")),
-        },
+        ).dedupe(format!("support:{id}:routing")),
         at,
     )?;
     crate::notify::queue(
         c,
-        &crate::notify::Email {
-            to: requester_email,
-            subject: format!("We received your request {}: {}", req.number(), req.subject),
-            text: format!(
+        &crate::notify::Email::plain(
+            requester_email,
+            format!("We received your request {}: {}", req.number(), req.subject),
+            format!(
                 "Hello {requester_name},\n\nThanks for telling us. Your request number is {}.\n\n{promise}\n\nFollow it and reply here: {}/support/requests/{id}\n\n— Support\n",
                 req.number(),
                 mail.base_url
             ),
-            html: None,
-            headers: vec![],
-            dedupe_key: Some(format!("support:{id}:confirm")),
-        },
+        ).dedupe(format!("support:{id}:confirm")),
         at,
     )?;
-    Ok(req)
+    Ok((req, promise))
 }
 
 /// What the requester is promised, in words.
@@ -433,7 +428,7 @@ pub fn add_message(
     base_url: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::insert_into(sm::table)
+    let msg_id: i64 = diesel::insert_into(sm::table)
         .values((
             sm::request_id.eq(req.id),
             sm::author_id.eq(actor.user_id),
@@ -441,7 +436,8 @@ pub fn add_message(
             sm::body.eq(body),
             sm::created_at.eq(now),
         ))
-        .execute(c)?;
+        .returning(sm::id)
+        .get_result(c)?;
     let mut status = req.status.clone();
     match kind {
         "reply" => {
@@ -479,24 +475,16 @@ pub fn add_message(
     )?;
     if kind == "reply" {
         let (_, email, name) = who(c, req.tenant_id, req.requester_id)?;
-        let msg_id: i64 = sm::table
-            .filter(sm::request_id.eq(req.id))
-            .select(diesel::dsl::max(sm::id))
-            .first::<Option<i64>>(c)?
-            .unwrap_or(0);
         crate::notify::queue(
             c,
-            &crate::notify::Email {
-                to: email,
-                subject: format!("Re: [{}] {}", req.number(), req.subject),
-                text: format!(
+            &crate::notify::Email::plain(
+                email,
+                format!("Re: [{}] {}", req.number(), req.subject),
+                format!(
                     "Hello {name},\n\n{body}\n\nReply or follow the request: {base_url}/support/requests/{}\n\n— Support\n",
                     req.id
                 ),
-                html: None,
-                headers: vec![],
-                dedupe_key: Some(format!("support:{}:msg:{msg_id}", req.id)),
-            },
+            ).dedupe(format!("support:{}:msg:{msg_id}", req.id)),
             now,
         )?;
     }
@@ -504,24 +492,14 @@ pub fn add_message(
         && let Some(agent) = req.assignee_id
     {
         let (email,): (String,) = users::table.find(agent).select((users::email,)).first(c)?;
-        let msg_id: i64 = sm::table
-            .filter(sm::request_id.eq(req.id))
-            .select(diesel::dsl::max(sm::id))
-            .first::<Option<i64>>(c)?
-            .unwrap_or(0);
         crate::notify::queue(
             c,
-            &crate::notify::Email {
-                to: email,
-                subject: format!("[{}] the customer replied: {}", req.number(), req.subject),
-                text: format!(
-                    "{body}\n\nOpen it in the queue: {base_url}/admin/support/requests/{}\n",
-                    req.id
-                ),
-                html: None,
-                headers: vec![],
-                dedupe_key: Some(format!("support:{}:msg:{msg_id}", req.id)),
-            },
+            &crate::notify::Email::plain(
+                email,
+                format!("[{}] the customer replied: {}", req.number(), req.subject),
+                format!("{body}\n\nOpen it in the queue: {base_url}/admin/support/requests/{}\n", req.id),
+            )
+            .dedupe(format!("support:{}:msg:{msg_id}", req.id)),
             now,
         )?;
     }
@@ -560,18 +538,15 @@ pub fn set_status(
         let (_, email, name) = who(c, req.tenant_id, req.requester_id)?;
         crate::notify::queue(
             c,
-            &crate::notify::Email {
-                to: email,
-                subject: format!("Resolved: [{}] {}", req.number(), req.subject),
-                text: format!(
+            &crate::notify::Email::plain(
+                email,
+                format!("Resolved: [{}] {}", req.number(), req.subject),
+                format!(
                     "Hello {name},\n\nWe marked your request {} as resolved. If it isn't, reply on the request and it opens again: {base_url}/support/requests/{}\n\n— Support\n",
                     req.number(),
                     req.id
                 ),
-                html: None,
-                headers: vec![],
-                dedupe_key: None,
-            },
+            ),
             now,
         )?;
     }

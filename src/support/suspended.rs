@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::requests::{self, Mailing, NewRequest};
-use super::tiers::{self, CATEGORIES, SEVERITIES};
+use super::tiers::{CATEGORIES, SEVERITIES};
 use crate::AppState;
 use crate::audit::Actor;
 use crate::auth::extract;
@@ -229,9 +229,8 @@ async fn submit(
     let (number, promise) = state
         .db(move |c| {
             Ok(write_tx(c, |c| {
-                let r = requests::create(c, &actor, &new, &mail, now)?;
-                let tier = tiers::effective(c, r.tenant_id)?;
-                Ok::<_, diesel::result::Error>((r.number(), requests::promise_text(tier.as_ref(), &r)))
+                let (r, promise) = requests::create(c, &actor, &new, &mail, now)?;
+                Ok::<_, diesel::result::Error>((r.number(), promise))
             })?)
         })
         .await?;
