@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod help;
+pub mod integrity;
 pub mod jobs;
 pub mod notify;
 pub mod status;

@@ -75,6 +75,23 @@ enum Command {
     /// Usage metering.
     #[command(subcommand)]
     Usage(UsageCommand),
+    /// Check the data for damage: database file, invoice numbering, stored files, orphan
+    /// files, the audit chain, the outbox and jobs, usage buckets. Exit 1 when something is wrong.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Delete orphan files (stored files no row points at) older than the grace period.
+    #[arg(long)]
+    sweep: bool,
+    /// Unreferenced files younger than this many minutes are left alone: a running instance
+    /// may be about to commit the row that points at them.
+    #[arg(long, default_value_t = 60)]
+    grace_minutes: i64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +224,14 @@ fn main() -> ExitCode {
         Command::Usage(cmd) => {
             init_logging(false);
             match usage_command(&cli.settings, cmd) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(1),
+                Err(e) => Err(e),
+            }
+        }
+        Command::Check(args) => {
+            init_logging(false);
+            match check(&cli.settings, &args) {
                 Ok(true) => Ok(()),
                 Ok(false) => return ExitCode::from(1),
                 Err(e) => Err(e),
@@ -422,6 +447,32 @@ fn audit_verify(settings: &Settings, checkpoint: Option<&std::path::Path>) -> an
             Ok(false)
         }
     }
+}
+
+/// `keel check`: true when every check passed.
+fn check(settings: &Settings, args: &CheckArgs) -> anyhow::Result<bool> {
+    let state = open(settings, None, None)?;
+    let opts = keel::integrity::Options {
+        sweep: args.sweep,
+        grace: chrono::Duration::minutes(args.grace_minutes.max(0)),
+    };
+    let report = actix_web::rt::System::new()
+        .block_on(async move { keel::integrity::run(&state, opts).await })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for c in &report.checks {
+            println!("{} {}: {}", if c.ok() { "ok  " } else { "FAIL" }, c.name, c.summary);
+            for p in &c.problems {
+                println!("       {p}");
+            }
+            if c.problem_count > c.problems.len() {
+                println!("       ... and {} more", c.problem_count - c.problems.len());
+            }
+        }
+    }
+    Ok(report.ok())
 }
 
 /// Runs a `keel usage` command; false when a reconcile found mismatches in a dry run or a

@@ -175,11 +175,17 @@ pub fn build_pool(url: &str, max_size: u32) -> Result<Pool, DbError> {
     let manager = ConnManager::new(url)?;
     // Fail fast and clearly at start-up rather than through r2d2's retry loop.
     drop(manager.connect_once()?);
+    // A PostgreSQL connection whose server went away looks healthy until it is used, and
+    // nothing marks it broken afterwards: without a check on checkout, a pool that lived
+    // through an outage kept handing out dead connections after the database came back (found
+    // by the outage test in tests/it/reliability.rs). The check is one `SELECT 1` round trip.
+    // A SQLite connection is a file handle and cannot go away.
+    let check = manager.backend == Backend::Postgres;
     Ok(r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(3))
-        .test_on_check_out(false)
+        .test_on_check_out(check)
         .error_handler(Box::new(PoolErrorLogger))
         .build_unchecked(manager))
 }

@@ -20,8 +20,13 @@ use crate::AppState;
 use crate::db::now_micros;
 use crate::error::AppError;
 
-/// How long a worker may hold a job before another may reclaim it.
-pub const LEASE: StdDuration = StdDuration::from_secs(300);
+/// How long a claim lasts without renewal: a job whose process died (killed, crashed, lost
+/// its machine) is picked up again by another worker within this time.
+pub const LEASE: StdDuration = StdDuration::from_secs(30);
+/// A running job's lease is renewed this often while its handler works.
+const RENEW_EVERY: StdDuration = StdDuration::from_secs(10);
+/// The longest a handler may run before it is abandoned and retried.
+pub const RUN_LIMIT: StdDuration = StdDuration::from_secs(290);
 
 /// Why a job failed.
 #[derive(Debug, Clone)]
@@ -108,14 +113,21 @@ pub async fn run_one(state: &AppState, worker: &str) -> Result<bool, AppError> {
         match state.jobs().get(&job.kind) {
             None => Err(JobError::permanent(format!("no handler for job kind '{}'", job.kind))),
             Some(handler) => {
-                match tokio::time::timeout(
-                    LEASE - StdDuration::from_secs(10),
-                    handler(state.clone(), job.clone()),
-                )
-                .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(JobError::retry("timed out")),
+                let run = tokio::time::timeout(RUN_LIMIT, handler(state.clone(), job.clone()));
+                let (id, w) = (job.id, worker.to_string());
+                let renew = async {
+                    loop {
+                        tokio::time::sleep(RENEW_EVERY).await;
+                        let until = now_micros(state.now()) + lease;
+                        let w = w.clone();
+                        if let Err(e) = state.db(move |c| Ok(store::extend_lease(c, id, &w, until)?)).await {
+                            tracing::warn!(job_id = id, error = %e, "could not renew a job's lease");
+                        }
+                    }
+                };
+                tokio::select! {
+                    r = run => r.unwrap_or_else(|_| Err(JobError::retry("timed out"))),
+                    () = renew => Err(JobError::retry("lease renewal stopped")),
                 }
             }
         }

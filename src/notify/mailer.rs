@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use lettre::message::{Mailbox, MultiPart, SinglePart, header};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::model::OutboundEmail;
 use crate::config::MailConfig;
@@ -30,8 +30,9 @@ pub struct SentMail {
 pub enum Mailer {
     /// A real SMTP server.
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    /// `.eml` files in a directory.
-    File(AsyncFileTransport<Tokio1Executor>),
+    /// `.eml` files in a directory, one per outbox row (`<row id>.eml`): delivering the same
+    /// row again after a crash rewrites the same file, so each email appears exactly once.
+    File(std::path::PathBuf),
     /// Stored and logged only.
     LogOnly,
     /// Captured in memory (tests).
@@ -76,7 +77,7 @@ impl Mailer {
             }
             MailConfig::File(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-                Mailer::File(AsyncFileTransport::new(dir))
+                Mailer::File(dir.clone())
             }
             MailConfig::LogOnly => Mailer::LogOnly,
             MailConfig::Memory => Mailer::Memory(Arc::new(Mutex::new(Vec::new()))),
@@ -121,12 +122,29 @@ impl Mailer {
                 let msg = build_message(from, email, attachment)?;
                 t.send(msg).await.map(|_| Delivery::Sent).map_err(|e| format!("SMTP: {e}"))
             }
-            Mailer::File(t) => {
-                let msg = build_message(from, email, attachment)?;
-                t.send(msg).await.map(|_| Delivery::Sent).map_err(|e| format!("file transport: {e}"))
+            Mailer::File(dir) => {
+                let bytes = build_message(from, email, attachment)?.formatted();
+                let (dir, id) = (dir.clone(), email.id);
+                tokio::task::spawn_blocking(move || write_eml(&dir, id, &bytes))
+                    .await
+                    .map_err(|e| format!("file transport: {e}"))??;
+                Ok(Delivery::Sent)
             }
         }
     }
+}
+
+/// Writes one message as `<id>.eml`, through a temporary file and a rename so a reader never
+/// sees half a message and a second delivery of the same row replaces the first.
+fn write_eml(dir: &std::path::Path, id: i64, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let path = dir.join(format!("{id:08}.eml"));
+    let tmp = dir.join(format!(".{id:08}.eml.tmp"));
+    let err = |e: std::io::Error| format!("file transport: {}: {e}", path.display());
+    let mut f = std::fs::File::create(&tmp).map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, &path).map_err(err)
 }
 
 /// Builds the MIME message: a text part, and an HTML alternative when present.

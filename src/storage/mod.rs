@@ -99,6 +99,48 @@ impl FileStore {
     }
 }
 
+impl FileStore {
+    /// Every stored file: its SHA-256 key, size and last-modified time. Anything under the
+    /// store that is not a content-addressed file (a crashed write's staging file) is listed
+    /// with an empty key and its raw location, so a sweep can remove it too.
+    pub async fn list(&self) -> Result<Vec<StoredFile>, StorageError> {
+        use futures_util::StreamExt;
+        let mut out = Vec::new();
+        let mut stream = self.inner.list(None);
+        while let Some(meta) = stream.next().await {
+            let meta = meta.map_err(|e| StorageError::Backend(e.to_string()))?;
+            let location = meta.location.to_string();
+            let name = location.rsplit('/').next().unwrap_or_default();
+            let key = match Self::path_for(name) {
+                Ok(p) if p == meta.location => name.to_string(),
+                _ => String::new(),
+            };
+            out.push(StoredFile { key, location, size: meta.size, modified: meta.last_modified });
+        }
+        Ok(out)
+    }
+
+    /// Deletes one listed file.
+    pub async fn delete(&self, file: &StoredFile) -> Result<(), StorageError> {
+        let path = ObjPath::from(file.location.as_str());
+        match self.inner.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(StorageError::Backend(e.to_string())),
+        }
+    }
+}
+
+/// One file found by [`FileStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    /// The SHA-256 key, or empty for something that is not a content-addressed file.
+    pub key: String,
+    /// Where it is in the store.
+    pub location: String,
+    pub size: u64,
+    pub modified: chrono::DateTime<chrono::Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +154,11 @@ mod tests {
         assert_eq!(&s.get(&k).await?[..], b"%PDF-1.7 hello");
         assert!(matches!(s.get("../etc/passwd").await, Err(StorageError::NotFound)));
         assert!(matches!(s.get(&"0".repeat(64)).await, Err(StorageError::NotFound)));
+        let listed = s.list().await?;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].key, k);
+        s.delete(&listed[0]).await?;
+        assert!(!s.exists(&k).await);
         Ok(())
     }
 }

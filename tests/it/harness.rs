@@ -125,9 +125,26 @@ impl TestApp {
         Some(TestApp { state, clock, backend, db })
     }
 
+    /// Another instance on the same database and clock (as behind a load balancer), with its
+    /// own pool, caches and status snapshot. `files` is shared when both use it.
+    pub fn second_instance(&self, files: Option<&std::path::Path>) -> AppState {
+        let mut cfg = Config::for_tests(&self.db.url, self.db.dir.path()).expect("test config");
+        if let Some(dir) = files {
+            cfg.object_store = keel::config::ObjectStoreConfig::Local(dir.to_path_buf());
+        }
+        AppState::open_with(cfg, Arc::new(self.clock.clone()), keel::job_registry()).expect("open app")
+    }
+
     /// A client talking to the real app (same `build_app` as the binary).
     pub async fn client(&self) -> Client {
-        let svc = actix_web::test::init_service(keel::build_app(self.state.clone())).await;
+        client_of(&self.state).await
+    }
+}
+
+/// A client talking to an instance.
+pub async fn client_of(state: &AppState) -> Client {
+    {
+        let svc = actix_web::test::init_service(keel::build_app(state.clone())).await;
         let svc = svc.map(|r: ServiceResponse<_>| r.map_into_boxed_body());
         Client {
             svc: boxed::service(svc),
@@ -135,7 +152,9 @@ impl TestApp {
             csrf: RefCell::new(String::new()),
         }
     }
+}
 
+impl TestApp {
     /// Creates a user with a role (and a tenant for tenant roles); returns (email, password).
     pub fn user(&self, role: Role, tenant_id: Option<i64>) -> (String, String) {
         let email = format!(

@@ -11,6 +11,7 @@ mod jobs;
 mod matrix;
 mod migrations;
 mod outbox;
+mod reliability;
 mod status;
 mod support;
 mod usage;
