@@ -135,6 +135,14 @@ impl ResponseError for AppError {
     }
 }
 
+impl AppError {
+    /// True when the database could not be reached at all (pool timeout, closed connection),
+    /// as opposed to a momentarily busy SQLite file.
+    pub fn is_database_down(&self) -> bool {
+        matches!(self, AppError::Unavailable(m) if !is_busy(m))
+    }
+}
+
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};

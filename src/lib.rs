@@ -53,6 +53,7 @@ struct Inner {
     status: std::sync::RwLock<Arc<status::snapshot::Snapshot>>,
     usage: usage::cache::Cache,
     recent: support::recent::RecentRequests,
+    csp: web::csp::Violations,
 }
 
 /// Shared state of a running Keel: configuration, the pool, mail, files, the clock, jobs.
@@ -119,6 +120,7 @@ impl AppState {
                 status: std::sync::RwLock::new(Arc::new(snapshot)),
                 usage: usage::cache::Cache::default(),
                 recent: support::recent::RecentRequests::default(),
+                csp: web::csp::Violations::default(),
             }),
         })
     }
@@ -163,6 +165,11 @@ impl AppState {
         &self.inner.recent
     }
 
+    /// Content-Security-Policy violations reported by browsers since start.
+    pub fn csp_violations(&self) -> &web::csp::Violations {
+        &self.inner.csp
+    }
+
     /// The current public status snapshot (never touches the database).
     pub fn status_snapshot(&self) -> Arc<status::snapshot::Snapshot> {
         match self.inner.status.read() {
@@ -193,12 +200,17 @@ impl AppState {
         T: Send + 'static,
     {
         let pool = self.inner.pool.clone();
-        actix_web::web::block(move || {
+        let result = actix_web::web::block(move || {
             let mut conn = pool.get()?;
             f(&mut conn)
         })
         .await
-        .map_err(|e| AppError::internal(format!("blocking pool: {e}")))?
+        .map_err(|e| AppError::internal(format!("blocking pool: {e}")))?;
+        if result.as_ref().is_err_and(AppError::is_database_down) {
+            // The public status page says so at once, rather than at its next refresh.
+            status::mark_stale(self);
+        }
+        result
     }
 
     /// Runs CPU-heavy work (password hashing, PDF rendering) on the blocking pool.
@@ -241,6 +253,7 @@ pub fn build_app(
         .route("/readyz", aweb::get().to(web::health::readyz))
         .route("/static/{path:.*}", aweb::get().to(web::assets::serve))
         .route("/favicon.ico", aweb::get().to(web::assets::favicon))
+        .route("/csp-report", aweb::post().to(web::csp::report))
         // Routes are matched in order: the machine API and the public status page come first, so
         // a request for them is not tried against every page's pattern.
         .configure(usage::api::routes)

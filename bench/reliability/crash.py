@@ -237,18 +237,21 @@ def main():
             t.join(timeout=30)
         elapsed = time.time() - started
         log("load stopped; letting the outbox and jobs drain")
-        deadline = time.time() + 120
+        t_drain = time.time()
+        deadline = t_drain + 900
         while time.time() < deadline:
             pending = db.one("SELECT COUNT(*) FROM outbound_emails WHERE status = 'queued'")
             if int(pending) == 0:
                 break
             time.sleep(1)
+        drain_seconds = round(time.time() - t_drain, 1)
         server.stop()
 
         # ------------------------------------------------------------ verification
         result = {"backend": a.backend, "cycles": a.cycles, "seed": a.seed, "seconds": round(elapsed, 1),
                   "restart_seconds_p50": round(keelh.percentile(restarts, 50), 3),
-                  "restart_seconds_max": round(max(restarts), 3), "statuses": acks.statuses}
+                  "restart_seconds_max": round(max(restarts), 3), "statuses": acks.statuses,
+                  "outbox_drain_seconds": drain_seconds}
         lost = {}
 
         def present(sql_values, values):

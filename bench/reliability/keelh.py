@@ -158,14 +158,15 @@ def totp(secret_b32, t=None):
 class Session:
     """A browser-like client: cookies, the CSRF token, no redirect following."""
 
-    def __init__(self, base):
+    def __init__(self, base, origin=None):
         self.base = base
+        self.origin = origin or base  # what the browser sends as Origin (Keel's KEEL_BASE_URL)
         self.cookies = {}
         self.csrf = ""
         self.totp_secret = None
 
     def _headers(self, extra=None):
-        h = {"Origin": self.base}
+        h = {"Origin": self.origin}
         if self.cookies:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         h.update(extra or {})

@@ -255,7 +255,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             if !token::constant_time_eq(sent.as_bytes(), principal.csrf_token.as_bytes()) {
                 return Err(AppError::Forbidden(CSRF_MESSAGE.into()));
             }
-            let form = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|_| {
+            let cleaned = crate::web::form::strip_bidi_urlencoded(&bytes);
+            let form = serde_urlencoded::from_bytes::<T>(&cleaned).map_err(|_| {
                 AppError::BadRequest(
                     "The form could not be read. Please reload the page and try again.".into(),
                 )

@@ -381,7 +381,7 @@ async fn accept_submit(
     let name = if existing {
         String::new()
     } else {
-        form::required_text(&mut errors, "name", "your name", &form.name, 100)
+        form::required_text(&mut errors, "name", "your name", &form::strip_bidi(&form.name), 100)
     };
     if !existing {
         if let Err(m) = password::check_policy(&form.password, &t.email) {

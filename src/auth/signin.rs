@@ -43,10 +43,18 @@ pub(super) struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths are followed after sign-in (no open redirect).
+/// Only local paths are followed after sign-in (no open redirect). Control characters are
+/// refused too: a browser drops tabs and newlines from a URL, so `/\t/evil.example` would take
+/// the user to `//evil.example`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 512 => {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control)
+                && n.len() < 512 =>
+        {
             n.to_string()
         }
         _ => String::new(),
@@ -131,7 +139,7 @@ pub(super) async fn login_submit(
     {
         return Err(AppError::Forbidden(extract::CSRF_MESSAGE.into()));
     }
-    let email = form.email.trim().to_ascii_lowercase();
+    let email = crate::web::form::strip_bidi(form.email.trim()).to_ascii_lowercase();
     let next = safe_next(Some(&form.next));
     let mut errors = FormErrors::new();
     if email.is_empty() {
@@ -461,4 +469,25 @@ pub(super) async fn logout(
     let mut resp = flash::redirect_with(&req, "/login", "success", "You have signed out.");
     let _ = resp.add_cookie(&session::removal_cookie(state.config()));
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/billing/invoices?status=open")), "/billing/invoices?status=open");
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "/\t/evil.example",
+            "/\n/x",
+            "/a\rb",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "");
+    }
 }

@@ -68,11 +68,13 @@ pub fn verified(c: &mut DbConn, tenant: i64) -> QueryResult<Vec<Contact>> {
         .load(c)
 }
 
-fn link_token(key: &[u8], id: i64) -> String {
+/// The token in a contact's verification link: `{id}-{hmac}`.
+pub fn link_token(key: &[u8], id: i64) -> String {
     format!("{id}-{}", &token::hmac_hex(key, format!("billing-contact:{id}").as_bytes())[..32])
 }
 
-fn parse_token(key: &[u8], t: &str) -> Option<i64> {
+/// The contact a link token names, if it is genuine.
+pub fn parse_token(key: &[u8], t: &str) -> Option<i64> {
     let id: i64 = t.split_once('-')?.0.parse().ok()?;
     token::constant_time_eq(link_token(key, id).as_bytes(), t.as_bytes()).then_some(id)
 }

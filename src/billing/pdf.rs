@@ -18,11 +18,18 @@ pub fn check_logo(bytes: &[u8]) -> Result<(), String> {
     if !png && !jpeg {
         return Err("Upload the logo as a PNG or JPEG image.".into());
     }
-    let img = image::load_from_memory(bytes)
-        .map_err(|_| "That image could not be read. Save it again as PNG or JPEG.".to_string())?;
-    if image::GenericImageView::width(&img) > 4000 || image::GenericImageView::height(&img) > 4000 {
+    let unreadable = || "That image could not be read. Save it again as PNG or JPEG.".to_string();
+    // The size from the header first: decoding allocates every pixel up front, so a few hundred
+    // bytes claiming 65,000 × 65,000 pixels would take gigabytes and minutes to refuse.
+    let (width, height) = image::io::Reader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| unreadable())?
+        .into_dimensions()
+        .map_err(|_| unreadable())?;
+    if width > 4000 || height > 4000 {
         return Err("The logo is larger than 4,000 pixels on a side; use a smaller one.".into());
     }
+    image::load_from_memory(bytes).map_err(|_| unreadable())?;
     Ok(())
 }
 

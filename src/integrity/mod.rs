@@ -311,7 +311,8 @@ fn outbox_and_jobs(c: &mut DbConn, now: DateTime<Utc>) -> Result<Check, AppError
         }
         *by_status.entry(status.clone()).or_default() += 1;
     }
-    let job_rows: Vec<(i64, String, Option<String>, String, Option<chrono::NaiveDateTime>)> = jobs::table
+    type JobRow = (i64, String, Option<String>, String, Option<chrono::NaiveDateTime>);
+    let job_rows: Vec<JobRow> = jobs::table
         .select((jobs::id, jobs::kind, jobs::dedupe_key, jobs::status, jobs::locked_until))
         .load(c)?;
     let mut job_keys = BTreeSet::new();

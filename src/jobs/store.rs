@@ -41,11 +41,9 @@ pub fn enqueue(conn: &mut DbConn, job: &NewJob, now: NaiveDateTime) -> QueryResu
 
 /// Moves a running job's lease forward, while `worker` still holds it.
 pub fn extend_lease(c: &mut DbConn, id: i64, worker: &str, until: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(
-        jobs::table.find(id).filter(jobs::locked_by.eq(worker)).filter(jobs::status.eq("running")),
-    )
-    .set(jobs::locked_until.eq(Some(until)))
-    .execute(c)
+    diesel::update(jobs::table.find(id).filter(jobs::locked_by.eq(worker)).filter(jobs::status.eq("running")))
+        .set(jobs::locked_until.eq(Some(until)))
+        .execute(c)
 }
 
 /// Claims the next due job (or one whose worker's lease expired) for `worker`.

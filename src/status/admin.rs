@@ -309,7 +309,7 @@ async fn new_incident_page(
 }
 
 /// Parses a `datetime-local` value (UTC) such as `2026-11-23T14:30`.
-fn parse_local(s: &str) -> Option<NaiveDateTime> {
+pub fn parse_local(s: &str) -> Option<NaiveDateTime> {
     let s = s.trim();
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))

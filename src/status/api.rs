@@ -65,6 +65,9 @@ pub fn page(state: &AppState, snap: &Snapshot) -> Value {
         "url": format!("{}/status", state.config().base_url),
         "time_zone": "Etc/UTC",
         "updated_at": ts(snap.built_at.naive_utc()),
+        // Keel's addition: true while the database is unreachable and this is the last good
+        // snapshot (as of `updated_at`).
+        "stale": snap.stale_since.is_some(),
     })
 }
 
@@ -202,7 +205,12 @@ fn json_response(
 
 async fn serve(req: HttpRequest, state: web::Data<AppState>, which: Which) -> AppResult<HttpResponse> {
     let snap = state.status_snapshot();
-    let tag = format!("\"{}-{:?}\"", snap.built_at.timestamp_micros(), which);
+    let tag = format!(
+        "\"{}-{}-{:?}\"",
+        snap.built_at.timestamp_micros(),
+        u8::from(snap.stale_since.is_some()),
+        which
+    );
     Ok(json_response(&req, &snap, tag, || document(&state, &snap, which).to_string()))
 }
 
@@ -214,7 +222,8 @@ async fn health(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpR
         "minor" => "degraded",
         _ => "outage",
     };
-    let tag = format!("\"{}-health\"", snap.built_at.timestamp_micros());
+    let tag =
+        format!("\"{}-{}-health\"", snap.built_at.timestamp_micros(), u8::from(snap.stale_since.is_some()));
     Ok(json_response(&req, &snap, tag, || {
         json!({
             "status": worst,

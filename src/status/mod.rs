@@ -50,16 +50,22 @@ pub async fn refresh(state: &AppState) -> Result<(), AppError> {
             Ok(())
         }
         Err(e) => {
-            let current = state.status_snapshot();
-            if current.stale_since.is_none() {
-                let mut stale = (*current).clone();
-                stale.stale_since = Some(now);
-                // The stale pages carry a notice: render them afresh.
-                stale.rendered = Default::default();
-                state.set_status_snapshot(stale);
-            }
+            mark_stale(state);
             Err(e)
         }
+    }
+}
+
+/// Marks the snapshot stale (the database could not be reached), once: the public pages then
+/// carry the notice and the JSON `"stale": true` until a refresh succeeds.
+pub fn mark_stale(state: &AppState) {
+    let current = state.status_snapshot();
+    if current.stale_since.is_none() {
+        let mut stale = (*current).clone();
+        stale.stale_since = Some(state.now());
+        // The stale pages carry a notice: render them afresh.
+        stale.rendered = Default::default();
+        state.set_status_snapshot(stale);
     }
 }
 
@@ -68,7 +74,10 @@ pub async fn refresh(state: &AppState) -> Result<(), AppError> {
 pub fn spawn_refresher(state: AppState, every: StdDuration) {
     actix_web::rt::spawn(async move {
         loop {
-            tokio::time::sleep(every).await;
+            // While the snapshot is stale, try every second so the notice goes away as soon as
+            // the database is back.
+            let stale = state.status_snapshot().stale_since.is_some();
+            tokio::time::sleep(if stale { every.min(StdDuration::from_secs(1)) } else { every }).await;
             if let Err(e) = refresh(&state).await {
                 tracing::warn!(error = %e, "status snapshot refresh failed; serving the last good one");
             }

@@ -65,7 +65,8 @@ pub fn link_token(key: &[u8], id: i64) -> String {
     format!("{id}-{}", &token::hmac_hex(key, format!("status-subscriber:{id}").as_bytes())[..32])
 }
 
-fn parse_token(key: &[u8], t: &str) -> Option<i64> {
+/// The subscriber a link token names, if it is genuine.
+pub fn parse_token(key: &[u8], t: &str) -> Option<i64> {
     let (id, mac) = t.split_once('-')?;
     let id: i64 = id.parse().ok()?;
     let want = link_token(key, id);

@@ -186,7 +186,8 @@ async fn submit(
     let Some((user, tenant, tenant_name, name, email)) = holder(&state, &f.pass).await? else {
         return with_cookie(&state, &blank(&req, String::new(), None), StatusCode::UNPROCESSABLE_ENTITY);
     };
-    let (subject, description) = (f.subject.trim().to_string(), f.description.trim().to_string());
+    let strip = crate::web::form::strip_bidi;
+    let (subject, description) = (strip(f.subject.trim()), strip(f.description.trim()));
     let mut e = FormErrors::new();
     super::pages::check_fields(&mut e, &f.category, &f.severity, &subject, &description);
     if !e.is_empty() {

@@ -45,15 +45,18 @@ fn unauthorized() -> HttpResponse {
     )
 }
 
+/// The ingest key in an `Authorization` header value (`Bearer keel_ik_...`), if it holds one.
+pub fn bearer_key(authorization: &str) -> Option<&str> {
+    authorization.strip_prefix("Bearer ").map(str::trim).filter(|k| k.starts_with(super::keys::PREFIX))
+}
+
 /// The ingest key id of the request, if its bearer key is valid and not revoked.
 async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Option<i64>, AppError> {
     let Some(key) = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|k| k.starts_with(super::keys::PREFIX))
+        .and_then(bearer_key)
     else {
         return Ok(None);
     };
@@ -109,7 +112,10 @@ async fn authenticated_json(
         )));
     };
     match serde_json::from_slice::<Value>(&bytes) {
-        Ok(doc) => Ok(Ok(doc)),
+        Ok(mut doc) => {
+            crate::web::form::strip_bidi_json(&mut doc);
+            Ok(Ok(doc))
+        }
         Err(_) => Ok(Err(err(StatusCode::BAD_REQUEST, "malformed_json", "The body is not valid JSON."))),
     }
 }

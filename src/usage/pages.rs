@@ -411,9 +411,14 @@ fn cap_of(c: &mut crate::db::DbConn, tenant: i64, metric: i64) -> QueryResult<Op
         .optional()
 }
 
+/// The largest cap or included quantity: 2^53, the last whole number an `f64` holds exactly (a
+/// larger one would be shown and saved back as a different number).
+pub const MAX_LIMIT: f64 = 9_007_199_254_740_992.0;
+
 /// Parses a cap limit typed by a person: a number of at least 0 ("1,500" allowed).
 /// Parses a cap or an included quantity typed in a form. Byte metrics accept a size with its
-/// unit ("500 GB", "1.5 TB", "750MB", "2 GiB"; a bare number is bytes), the rest a plain number.
+/// unit ("500 GB", "1.5 TB", "750MB", "2 GiB"; a bare number is bytes), the rest a plain number,
+/// at most [`MAX_LIMIT`].
 pub fn parse_limit(raw: &str, unit: &str) -> Result<f64, &'static str> {
     let v = raw.trim().replace([',', '_', ' '], "");
     if v.is_empty() {
@@ -439,7 +444,10 @@ pub fn parse_limit(raw: &str, unit: &str) -> Result<f64, &'static str> {
         (v, 1.0)
     };
     match number.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok((x * factor).round().max(0.0)),
+        Ok(x) if x.is_finite() && x >= 0.0 => match (x * factor).round().max(0.0) {
+            v if v <= MAX_LIMIT => Ok(v),
+            _ => Err("That is more than Keel can store; enter a smaller limit."),
+        },
         Ok(x) if x < 0.0 => Err("A cap can't be below 0."),
         _ if unit == "bytes" => Err("Enter a size such as 500 GB, 1.5 TB or 750 MB."),
         _ => Err("Enter the limit as a number, e.g. 400."),
@@ -598,6 +606,13 @@ mod tests {
         for v in [500e9, 1.25e9, 750e6, 3.5e12] {
             assert_eq!(parse_limit(&edit_value(v, "bytes"), "bytes"), Ok(v));
         }
+        // Found by fuzzing: a huge limit was kept, then shown in the form as i64::MAX (or as
+        // infinity for a byte size), so saving the form again changed it.
+        let too_large = Err("That is more than Keel can store; enter a smaller limit.");
+        assert_eq!(parse_limit("9999999999999999999999", "users"), too_large);
+        assert_eq!(parse_limit(&format!("{} TB", "9".repeat(300)), "bytes"), too_large);
+        assert_eq!(parse_limit("9,007,199,254,740,992", "users"), Ok(MAX_LIMIT));
+        assert_eq!(parse_limit(&edit_value(MAX_LIMIT, "users"), "users"), Ok(MAX_LIMIT));
         assert_eq!(percent(50.0, 200.0), 25);
         assert_eq!(percent(500.0, 200.0), 100);
     }

@@ -56,7 +56,8 @@ impl Filters {
                 "range" if ["7", "30", "90", "custom"].contains(&v.as_str()) => f.range = v,
                 "from" => f.from = v.chars().take(10).collect(),
                 "to" => f.to = v.chars().take(10).collect(),
-                "role" => f.role = v.chars().take(40).collect(),
+                // Roles are stored without bidi controls (see `web::form::strip_bidi`): match them so.
+                "role" => f.role = crate::web::form::strip_bidi(&v).chars().take(40).collect(),
                 "format" => f.csv = v == "csv",
                 _ => {}
             }

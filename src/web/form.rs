@@ -105,9 +105,12 @@ pub fn email(errs: &mut FormErrors, field: &str, raw: &str) -> String {
     v
 }
 
-/// True for `local@domain.tld` without spaces or control characters, at most 254 chars.
+/// True for `local@domain.tld` without spaces, control or bidi characters, at most 254 chars.
 pub fn is_email(v: &str) -> bool {
-    if v.len() > 254 || v.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>') {
+    if v.len() > 254
+        || v.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_bidi_control(c) || c == '<' || c == '>')
+    {
         return false;
     }
     match v.rsplit_once('@') {
@@ -121,6 +124,67 @@ pub fn is_email(v: &str) -> bool {
                 && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         }
         None => false,
+    }
+}
+
+/// True for the explicit bidi formatting characters: embeddings, overrides and isolates
+/// (U+202A to U+202E, U+2066 to U+2069). In a name they reorder what is shown around them
+/// ("invoice\u{202E}fdp.exe" reads "invoiceexe.pdf"); right-to-left scripts display correctly
+/// without them. Typed text is stored without them: the form extractors (`CsrfForm`, uploads,
+/// the public forms) and the usage API remove them as they decode.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `raw` without bidi formatting characters.
+pub fn strip_bidi(raw: &str) -> String {
+    raw.chars().filter(|c| !is_bidi_control(*c)).collect()
+}
+
+/// Fields whose bytes are compared, not shown: they are decoded as sent.
+const SECRET_FIELDS: &[&str] = &["password", "current", "new_password", "confirm", "csrf_token"];
+
+/// A urlencoded form body without bidi formatting characters in its names and values (secrets
+/// excepted). The body is returned as it is when it has none or cannot be read (the decoder then
+/// answers for it).
+pub fn strip_bidi_urlencoded(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) else {
+        return std::borrow::Cow::Borrowed(body);
+    };
+    let has = |s: &str| s.chars().any(is_bidi_control);
+    if !pairs.iter().any(|(k, v)| has(k) || has(v)) {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let cleaned: Vec<(String, String)> = pairs
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if SECRET_FIELDS.contains(&k.as_str()) { v } else { strip_bidi(&v) };
+            (strip_bidi(&k), v)
+        })
+        .collect();
+    match serde_urlencoded::to_string(&cleaned) {
+        Ok(s) => std::borrow::Cow::Owned(s.into_bytes()),
+        Err(_) => std::borrow::Cow::Borrowed(body),
+    }
+}
+
+/// Removes bidi formatting characters from every string (and key) of a JSON document.
+pub fn strip_bidi_json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) if s.chars().any(is_bidi_control) => *s = strip_bidi(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_bidi_json),
+        serde_json::Value::Object(map) => {
+            if map.keys().any(|k| k.chars().any(is_bidi_control)) {
+                let old = std::mem::take(map);
+                for (k, mut val) in old {
+                    strip_bidi_json(&mut val);
+                    map.insert(strip_bidi(&k), val);
+                }
+            } else {
+                map.values_mut().for_each(strip_bidi_json);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -184,6 +248,23 @@ mod tests {
         let mut e = FormErrors::new();
         assert_eq!(email(&mut e, "email", "  Pat@School.ORG "), "pat@school.org");
         assert!(e.is_empty());
+    }
+
+    #[test]
+    fn bidi_controls_are_removed_except_from_secrets() {
+        assert_eq!(strip_bidi("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
+        assert_eq!(strip_bidi("\u{2067}שלום\u{2069} مرحبا"), "שלום مرحبا", "scripts stay, isolates go");
+        assert!(!is_email("a\u{202E}b@school.org"));
+        let body = b"name=a%E2%80%AEb&password=p%E2%80%AEw&csrf_token=t";
+        let cleaned: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&strip_bidi_urlencoded(body)).unwrap();
+        assert_eq!(cleaned[0], ("name".to_string(), "ab".to_string()));
+        assert_eq!(cleaned[1].1, "p\u{202E}w", "passwords are compared as typed");
+        assert!(matches!(strip_bidi_urlencoded(b"name=plain"), std::borrow::Cow::Borrowed(_)));
+        let mut v =
+            serde_json::json!({"tenant": "x\u{202E}y", "properties": {"r\u{2066}ole": ["\u{202D}t"]}});
+        strip_bidi_json(&mut v);
+        assert_eq!(v, serde_json::json!({"tenant": "xy", "properties": {"role": ["t"]}}));
     }
 
     #[test]

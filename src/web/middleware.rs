@@ -41,6 +41,28 @@ fn new_request_id() -> String {
     uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid().simple().to_string()
 }
 
+/// The request path as it may be logged or shown to staff: the segment a route captures as
+/// `{token}` (invitation, reset, verification, subscription and heartbeat links) is a secret and
+/// is written as `{token}`. `token` is that captured value, if the route has one.
+pub fn loggable_path(token: Option<&str>, path: &str) -> String {
+    let Some(token) = token else { return path.to_string() };
+    let mut found = false;
+    let redacted = path
+        .split('/')
+        .map(|s| {
+            if s == token {
+                found = true;
+                "{token}"
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    // The token was percent-encoded in the path and did not match a segment: log none of it.
+    if found { redacted } else { "{token}".to_string() }
+}
+
 /// Outermost middleware: assigns the request id, echoes it in `X-Request-Id`, logs one JSON line.
 pub async fn request_context(
     req: ServiceRequest,
@@ -56,9 +78,9 @@ pub async fn request_context(
         .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().to_string();
-    // The path only: query strings may hold tokens.
-    let path = req.path().to_string();
     let mut res = next.call(req).await?;
+    // The path only (query strings may hold tokens), with secret path segments replaced.
+    let path = loggable_path(res.request().match_info().get("token"), res.request().path());
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
     }
@@ -99,12 +121,7 @@ pub async fn security_headers(
             h.insert(name, HeaderValue::from_static(value));
         }
     };
-    set_default(
-        h,
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
-         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    );
+    set_default(h, header::CONTENT_SECURITY_POLICY, crate::web::csp::POLICY);
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
     set_default(h, header::X_FRAME_OPTIONS, "DENY");
@@ -253,5 +270,17 @@ mod tests {
         assert!(!well_formed_request_id("short"));
         assert!(!well_formed_request_id("has space in it!"));
         assert!(!well_formed_request_id(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn token_segments_are_not_logged() {
+        assert_eq!(loggable_path(Some("s3cret"), "/reset/s3cret"), "/reset/{token}");
+        assert_eq!(
+            loggable_path(Some("s3cret"), "/status/subscriptions/s3cret/unsubscribe"),
+            "/status/subscriptions/{token}/unsubscribe"
+        );
+        assert_eq!(loggable_path(None, "/admin/jobs/42"), "/admin/jobs/42");
+        // A token that only matches once decoded: nothing of the path is kept.
+        assert_eq!(loggable_path(Some("a/b"), "/invite/a%2Fb"), "{token}");
     }
 }

@@ -118,7 +118,7 @@ pub async fn read(
                 }
                 v.extend_from_slice(&chunk);
             }
-            form.fields.push((name, String::from_utf8_lossy(&v).into_owned()));
+            form.fields.push((name, crate::web::form::strip_bidi(&String::from_utf8_lossy(&v))));
         }
     }
     Ok(form)

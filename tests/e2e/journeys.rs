@@ -16,6 +16,7 @@ async fn layout_navigation_and_error_page() {
     assert!(font.as_str().unwrap_or("").contains("system-ui"), "stylesheet applied: {font}");
 
     // A wrong password is answered beside the field, with the email kept.
+    b.note_secret("typed password", "wrong password 123");
     b.client
         .find(Locator::Id("field-email"))
         .await
@@ -46,10 +47,10 @@ async fn layout_navigation_and_error_page() {
     b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
     b.wait_text("main h1", "Your recovery codes").await;
     assert_eq!(b.text("pre.code").await.lines().count(), 10);
-    b.client.find(Locator::LinkText("I've saved them, continue")).await.unwrap().click().await.unwrap();
+    b.click_link("I've saved them, continue").await;
     b.wait_path("/admin").await;
     b.wait_text("main h1", "Overview").await;
-    b.client.find(Locator::LinkText("Jobs")).await.unwrap().click().await.unwrap();
+    b.click_link("Jobs").await;
     b.wait_text("main h1", "Background jobs").await;
     b.wait_text("nav.sectionnav a[aria-current=page]", "Jobs").await;
     b.client
@@ -63,10 +64,10 @@ async fn layout_navigation_and_error_page() {
 
     // Retry the dead job: the confirm dialog names it; accept it.
     b.client.find(Locator::Css("form[action$='/retry'] button")).await.unwrap().click().await.unwrap();
-    b.client.accept_alert().await.unwrap();
+    b.accept_confirm("again?").await;
     b.wait_text(".flash", "is queued to run again").await;
 
-    b.client.find(Locator::LinkText("Emails")).await.unwrap().click().await.unwrap();
+    b.click_link("Emails").await;
     b.wait_text("main h1", "Email outbox").await;
 
     // An unknown address gets the styled error page inside the layout.
@@ -95,7 +96,7 @@ async fn tenant_roles_see_only_their_pages() {
     b.goto("/admin/jobs").await;
     b.wait_text("main h1", "Page not found").await;
     // Members of the district and its schools only; another district's id is not found.
-    b.client.find(Locator::LinkText("Members")).await.unwrap().click().await.unwrap();
+    b.click_link("Members").await;
     let members = b.wait_text("main table", "Priya Raman").await;
     assert!(members.contains("Priya Raman") && !members.contains("Grace Park"), "{members}");
     b.goto("/district/members?tenant=7").await;
@@ -114,8 +115,8 @@ async fn a_visitor_sees_an_incident_appear_and_subscribes() {
 
     b.sign_in_staff("Platform admin").await;
     b.wait_path("/admin").await;
-    b.client.find(Locator::LinkText("Status page")).await.unwrap().click().await.unwrap();
-    b.client.find(Locator::LinkText("Report an incident")).await.unwrap().click().await.unwrap();
+    b.click_link("Status page").await;
+    b.click_link("Report an incident").await;
     b.client
         .find(Locator::Id("field-name"))
         .await
@@ -142,11 +143,11 @@ async fn a_visitor_sees_an_incident_appear_and_subscribes() {
     b.goto("/status?from=email").await;
     b.wait_text(".status-banner h1", "Partial System Outage").await;
     b.wait_text(".incident-card", "Recordings fail to upload").await;
-    b.client.find(Locator::LinkText("Recordings fail to upload")).await.unwrap().click().await.unwrap();
+    b.click_link("Recordings fail to upload").await;
     b.wait_text("main", "Some uploads fail.").await;
 
     // And subscribes.
-    b.client.find(Locator::LinkText("Subscribe")).await.unwrap().click().await.unwrap();
+    b.click_link("Subscribe").await;
     b.client
         .find(Locator::Id("field-email"))
         .await
@@ -202,7 +203,7 @@ async fn procurement_downloads_an_invoice_and_sees_it_paid() {
     b.wait_text(".flash", "was uploaded for PO PO-2026-0999").await;
     let docs = b.wait_text("#po-documents table", "Signed PO-2026-0999.pdf").await;
     assert!(docs.contains("Current PO"), "{docs}");
-    b.client.find(Locator::LinkText("Invoices")).await.unwrap().click().await.unwrap();
+    b.click_link("Invoices").await;
     let table = b.wait_text("div[aria-label='Invoices'] table", "LINCOLN-2026-0004").await;
     assert!(table.contains("Overdue") && table.contains("Void"), "{table}");
     // The PDF link answers with the stored PDF.
@@ -230,10 +231,10 @@ async fn procurement_downloads_an_invoice_and_sees_it_paid() {
     b.sign_in_staff("Platform admin").await;
     b.wait_path("/admin").await;
     b.goto("/admin/invoices").await;
-    b.client.find(Locator::LinkText("LINCOLN-2026-0002")).await.unwrap().click().await.unwrap();
+    b.click_link("LINCOLN-2026-0002").await;
     b.client.find(Locator::Id("field-reference")).await.unwrap().send_keys("CHECK 2291").await.unwrap();
     b.client.find(Locator::Css("form[action$='/paid'] button")).await.unwrap().click().await.unwrap();
-    b.client.accept_alert().await.unwrap();
+    b.accept_confirm("Mark LINCOLN-2026-0002").await;
     b.wait_text(".flash", "is marked paid").await;
     b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
     b.wait_path("/login").await;
@@ -253,7 +254,7 @@ async fn a_hard_staff_cap_blocks_a_school_admins_invitation() {
     b.sign_in("District admin").await;
     b.wait_path("/district/schools").await;
     // The district admin finds caps from the navigation and caps Lincoln High School's staff at 5.
-    b.client.find(Locator::LinkText("Usage")).await.unwrap().click().await.unwrap();
+    b.click_link("Usage").await;
     b.wait_text("main h1", "Usage").await;
     b.client
         .find(Locator::Css("nav[aria-label='Usage views'] a[href^='/usage/caps']"))
@@ -327,7 +328,7 @@ async fn a_district_admin_filters_the_rollup_and_bookmarks_it() {
     let Some(b) = Browser::start().await else { return };
     b.sign_in("District admin").await;
     b.wait_path("/district/schools").await;
-    b.client.find(Locator::LinkText("Usage")).await.unwrap().click().await.unwrap();
+    b.click_link("Usage").await;
     b.wait_text("main h1", "Usage").await;
     b.client
         .find(Locator::Css("nav[aria-label='Usage views'] a[href^='/district/rollups']"))
@@ -355,8 +356,9 @@ async fn a_district_admin_filters_the_rollup_and_bookmarks_it() {
         .await
         .unwrap();
     b.client.find(Locator::Css("form.filters button[type=submit]")).await.unwrap().click().await.unwrap();
+    // The old page has a period too: read it only once the new address is there.
+    let url = b.wait_url_contains("range=7").await;
     let body = b.wait_text("main .lede", "to").await;
-    let url = b.client.current_url().await.unwrap().to_string();
     assert!(url.contains("range=7") && url.contains("school="), "{url}");
     let rows = b.text("div[aria-label='Usage by school'] tbody").await;
     assert!(rows.contains("Roper Elementary") && !rows.contains("Prairie Hill Elementary"), "{rows}");
@@ -387,7 +389,7 @@ async fn a_staff_member_files_a_request_and_reads_the_agents_reply() {
     b.wait_path("/support").await;
     let tier = b.wait_text("main", "We reply to P2 requests within 4 business hours").await;
     assert!(tier.contains("Enterprise support"), "{tier}");
-    b.client.find(Locator::LinkText("New support request")).await.unwrap().click().await.unwrap();
+    b.click_link("New support request").await;
     b.wait_text("main h1", "New support request").await;
     b.client
         .find(Locator::XPath("//select[@id='field-category']/option[@value='recording']"))
@@ -433,9 +435,9 @@ async fn a_staff_member_files_a_request_and_reads_the_agents_reply() {
     // The support agent answers from the queue.
     b.sign_in_staff("Support agent").await;
     b.wait_path("/admin").await;
-    b.client.find(Locator::LinkText("Support")).await.unwrap().click().await.unwrap();
+    b.click_link("Support").await;
     b.wait_text("main h1", "Support queue").await;
-    b.client.find(Locator::LinkText(&number)).await.unwrap().click().await.unwrap();
+    b.click_link(&number).await;
     b.wait_text("main h1", "Recording button does nothing").await;
     b.client
         .find(Locator::Id("field-body"))
@@ -464,8 +466,98 @@ async fn a_staff_member_files_a_request_and_reads_the_agents_reply() {
         .click()
         .await
         .unwrap();
-    b.client.find(Locator::LinkText(&number)).await.unwrap().click().await.unwrap();
+    b.click_link(&number).await;
     let conv = b.wait_text(".conversation", "Chrome policy blocked the microphone").await;
     assert!(conv.contains("Support"), "{conv}");
+    b.close().await;
+}
+
+/// The local path of the first link in `body` that contains `marker` (`/invite/`...).
+fn link_path(b: &Browser, body: &str, marker: &str) -> String {
+    let i = body.find(marker).unwrap_or_else(|| panic!("no {marker} link in {body}"));
+    let start =
+        body[..i].rfind(|c: char| c.is_whitespace() || c == '"' || c == '<').map(|j| j + 1).unwrap_or(0);
+    let url: String =
+        body[start..].chars().take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<').collect();
+    url.strip_prefix(&b.base).unwrap_or(&url).to_string()
+}
+
+#[tokio::test]
+async fn an_invitation_and_a_password_reset_work_from_their_emails() {
+    let Some(b) = Browser::start().await else { return };
+    // The district admin invites an auditor to the district.
+    b.sign_in("District admin").await;
+    b.wait_path("/district/schools").await;
+    b.click_link("Members").await;
+    b.wait_text("main h1", "Members").await;
+    b.client
+        .find(Locator::Id("field-email"))
+        .await
+        .unwrap()
+        .send_keys("robin.ames@lincoln.k12.example")
+        .await
+        .unwrap();
+    b.client.find(Locator::Id("field-name")).await.unwrap().send_keys("Robin Ames").await.unwrap();
+    b.client
+        .find(Locator::XPath("//select[@id='field-tenant_id']/option[contains(., '(district)')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::XPath("//select[@id='field-role']/option[@value='auditor']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("form[action='/district/members/invite'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_text(".flash", "was sent to robin.ames@lincoln.k12.example").await;
+    b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    b.wait_path("/login").await;
+
+    // The invitee follows the link in the email and chooses a password.
+    let email = b.email_to("robin.ames@lincoln.k12.example", "/invite/").await;
+    b.goto(&link_path(&b, &email, "/invite/")).await;
+    b.wait_text("main h1", "Join Lincoln Public Schools").await;
+    let chosen = "harbor-quiet-lantern-58";
+    b.note_secret("typed password", chosen);
+    let name = b.client.find(Locator::Id("field-name")).await.unwrap();
+    name.clear().await.unwrap();
+    name.send_keys("Robin Ames").await.unwrap();
+    b.client.find(Locator::Id("field-password")).await.unwrap().send_keys(chosen).await.unwrap();
+    b.client.find(Locator::Id("field-confirm")).await.unwrap().send_keys(chosen).await.unwrap();
+    b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+    b.wait_path("/reliability").await;
+    b.client.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    b.wait_path("/login").await;
+
+    // The district admin forgot their password and resets it from the emailed link.
+    let (admin, _) = b.login_for("District admin");
+    b.goto("/forgot").await;
+    b.wait_text("main h1", "Reset your password").await;
+    b.client.find(Locator::Id("field-email")).await.unwrap().send_keys(&admin).await.unwrap();
+    b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+    b.wait_text(".flash", "we've sent it a link").await;
+    let email = b.email_to(&admin, "/reset/").await;
+    b.goto(&link_path(&b, &email, "/reset/")).await;
+    b.wait_text("main h1", "Choose a new password").await;
+    let fresh = "copper-meadow-signal-36";
+    b.note_secret("typed password", fresh);
+    b.client.find(Locator::Id("field-password")).await.unwrap().send_keys(fresh).await.unwrap();
+    b.client.find(Locator::Id("field-confirm")).await.unwrap().send_keys(fresh).await.unwrap();
+    b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+    b.wait_text(".flash", "Sign in with your new password").await;
+    b.client.find(Locator::Id("field-email")).await.unwrap().send_keys(&admin).await.unwrap();
+    b.client.find(Locator::Id("field-password")).await.unwrap().send_keys(fresh).await.unwrap();
+    b.client.find(Locator::Css("form.form button[type=submit]")).await.unwrap().click().await.unwrap();
+    b.wait_path("/district/schools").await;
     b.close().await;
 }

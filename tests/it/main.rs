@@ -5,6 +5,8 @@ pub mod harness;
 
 mod auth;
 mod billing;
+mod csp;
+mod hostile;
 mod identity;
 mod invoices;
 mod jobs;
@@ -12,6 +14,7 @@ mod matrix;
 mod migrations;
 mod outbox;
 mod reliability;
+mod secrets;
 mod status;
 mod support;
 mod usage;

@@ -64,6 +64,14 @@ const ROUTES: &[RouteCase] = &[
     r("get", "/readyz", "/readyz", A::UseAccount, Public, T::None),
     r("get", "/static/{path:.*}", "/static/css/keel.css", A::UseAccount, Public, T::None),
     r("get", "/favicon.ico", "/favicon.ico", A::UseAccount, Public, T::None),
+    r(
+        "post",
+        "/csp-report",
+        "/csp-report",
+        A::UseAccount,
+        Elsewhere("csp::* (browsers send violation reports on their own: no session, no CSRF)"),
+        T::None,
+    ),
     r("get", "/", "/", A::UseAccount, Public, T::None),
     r("get", "/login", "/login", A::UseAccount, Public, T::None),
     r("post", "/login", "/login", A::UseAccount, Elsewhere("auth::sign_in_*"), T::None),
@@ -1063,8 +1071,12 @@ async fn csrf_everywhere(backend: Backend) {
     let mut n = 0;
     // RFC 8058 one-click unsubscribe is posted by mail clients: the secret link is its authenticator.
     // Token-authenticated API routes are exempt from CSRF by design.
+    // CSP violation reports are posted by the browser itself and change nothing but a counter.
     for route in ROUTES.iter().filter(|r| {
-        r.method == "post" && !r.pattern.ends_with("/unsubscribe") && !r.pattern.starts_with("/api/")
+        r.method == "post"
+            && !r.pattern.ends_with("/unsubscribe")
+            && !r.pattern.starts_with("/api/")
+            && r.pattern != "/csp-report"
     }) {
         let path = fill(route.path, &f, f.d1, membership_in(&app, f.s1));
         for token in ["", "0000000000000000000000000000000000000000000000000000000000000000"] {

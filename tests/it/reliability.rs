@@ -201,7 +201,7 @@ async fn write_until(
                 }
             }
         }
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             let Ok((303, path, _)) = admin.post("/admin/invoices", &[("tenant_id", tenant)]).await else {
                 continue;
             };
@@ -392,8 +392,10 @@ async fn postgres_outage_serves_the_status_snapshot_and_recovers() {
         assert!(r.header("retry-after").is_some());
         let page = visitor.get("/status").await;
         assert_eq!(page.status, StatusCode::OK, "the status page answers from the snapshot");
+        assert!(page.body.contains("We can't refresh this page right now"), "stale notice");
         let api = visitor.get("/api/v2/summary.json").await;
         assert_eq!(api.status, StatusCode::OK);
+        assert!(api.body.contains("\"stale\":true"), "{}", api.body);
         let health = visitor.get("/api/status/health").await;
         assert!(health.body.contains("\"stale\":true"), "{}", health.body);
     }

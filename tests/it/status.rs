@@ -60,7 +60,7 @@ both_backends!(an_incident_appears_on_the_page_and_in_v2_then_resolves, |app| {
     // Statuspage v2: exact field names.
     let v: Value = serde_json::from_str(&visitor.get("/api/v2/summary.json").await.body).unwrap();
     assert_eq!(keys(&v), set(&["page", "components", "incidents", "scheduled_maintenances", "status"]));
-    assert_eq!(keys(&v["page"]), set(&["id", "name", "url", "time_zone", "updated_at"]));
+    assert_eq!(keys(&v["page"]), set(&["id", "name", "url", "time_zone", "updated_at", "stale"]));
     assert_eq!(v["status"]["indicator"], "critical");
     let comp = &v["components"][0];
     assert_eq!(
