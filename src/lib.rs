@@ -77,6 +77,7 @@ pub fn job_registry() -> jobs::Registry {
     status::register_jobs(&mut reg);
     billing::register_jobs(&mut reg);
     usage::register_jobs(&mut reg);
+    integrity::register_jobs(&mut reg);
     reg
 }
 

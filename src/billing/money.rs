@@ -99,8 +99,9 @@ pub fn format_unit_price(d: Decimal, cur: Currency) -> String {
 
 /// Formats with the code as well, for documents: `USD 12,400.00`.
 pub fn format_with_code(minor: i64, cur: Currency) -> String {
-    let f = format(minor.abs(), cur);
-    let number = f.trim_start_matches(cur.symbol);
+    // Not `minor.abs()`: that overflows for i64::MIN, which `parse_minor` can return.
+    let f = format(minor, cur);
+    let number = f.trim_start_matches('-').trim_start_matches(cur.symbol);
     format!("{}{} {number}", if minor < 0 { "-" } else { "" }, cur.code)
 }
 
@@ -160,6 +161,11 @@ mod tests {
         assert_eq!(format(-500, usd()), "-$5.00");
         assert_eq!(format(5, usd()), "$0.05");
         assert_eq!(format_with_code(1_240_000, usd()), "USD 12,400.00");
+        assert_eq!(format_with_code(-500, usd()), "-USD 5.00");
+        let min = parse_minor("-92,233,720,368,547,758.08", usd());
+        assert_eq!(min, Ok(i64::MIN));
+        assert_eq!(format_with_code(i64::MIN, usd()), "-USD 92,233,720,368,547,758.08");
+        assert_eq!(format_with_code(-1_200, currency("CHF").unwrap_or(usd())), "-CHF 12.00");
         assert_eq!(format(1_200, currency("JPY").unwrap_or(usd())), "¥1,200");
         assert_eq!(format_unit_price(Decimal::new(388, 1), usd()), "38.80");
         assert_eq!(format_unit_price(Decimal::new(125, 3), usd()), "0.125");

@@ -8,7 +8,8 @@
 //! - every file a row points at (invoice and void PDFs, PO documents, attachments, the logo,
 //!   statements) is stored and still matches its SHA-256;
 //! - orphan files: stored files no row points at (a crash between writing a file and committing
-//!   its row leaves one; `--sweep` deletes those older than the grace period);
+//!   its row leaves one; `--sweep`, and the daily `files.sweep` job, delete those older than the
+//!   grace period);
 //! - the audit trail's hash chain;
 //! - the outbox and the job queue: nothing sent twice, nothing stuck;
 //! - usage buckets against the raw events (the last 35 days).
@@ -88,6 +89,27 @@ impl Default for Options {
     fn default() -> Self {
         Options { sweep: false, grace: Duration::minutes(60) }
     }
+}
+
+/// Deletes orphan files older than the default grace period (the daily `files.sweep` job).
+/// Returns how many were deleted.
+pub async fn sweep(state: &AppState) -> Result<usize, AppError> {
+    let refs = state.db(|c| referenced_files(c)).await?;
+    let opts = Options { sweep: true, ..Options::default() };
+    let (_, _, swept) = files(state, &refs, state.now(), opts).await?;
+    if swept > 0 {
+        tracing::info!(swept, "deleted orphan files");
+    }
+    Ok(swept)
+}
+
+/// Registers the daily sweep of orphan files.
+pub fn register_jobs(reg: &mut crate::jobs::Registry) {
+    reg.add("files.sweep", |state: AppState, _job| async move {
+        sweep(&state).await?;
+        Ok(())
+    });
+    reg.every("files.sweep", "41 4 * * *", "files.sweep");
 }
 
 /// Runs every check.

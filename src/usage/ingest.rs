@@ -536,7 +536,8 @@ pub fn reject(c: &mut DbConn, ev: &Value, why: &Refusal, now: NaiveDateTime) -> 
     };
     let mut payload = ev.to_string();
     if payload.len() > 16 * 1024 {
-        payload.truncate(16 * 1024);
+        // On a character boundary: JSON keeps non-ASCII text as it is.
+        payload.truncate(payload.floor_char_boundary(16 * 1024));
     }
     diesel::insert_into(ur::table)
         .values((
@@ -643,6 +644,21 @@ mod tests {
         let mut e = ok;
         e["idempotency_key"] = json!("");
         assert_eq!(code(e), Some("missing_idempotency_key"));
+    }
+
+    #[test]
+    fn long_dead_letters_are_cut_between_characters() {
+        let mut c = crate::db::ConnManager::new("sqlite://:memory:").and_then(|m| m.connect_once()).unwrap();
+        crate::db::run_migrations(&mut c).unwrap();
+        let why = refuse("properties_too_large", "properties are larger than 4 KiB");
+        // A two-byte character across the 16 KiB cut used to panic (whichever offset it lands on).
+        for pad in 0..3 {
+            let ev =
+                json!({"idempotency_key": "k", "properties": {"note": "x".repeat(pad) + &"é".repeat(9000)}});
+            let id = reject(&mut c, &ev, &why, chrono::NaiveDateTime::default()).unwrap();
+            let kept: String = ur::table.find(id).select(ur::payload).first(&mut c).unwrap();
+            assert!(kept.len() <= 16 * 1024 && kept.len() >= 16 * 1024 - 1, "{}", kept.len());
+        }
     }
 
     #[test]
