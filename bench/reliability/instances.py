@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -33,18 +34,11 @@ import time
 import keelh
 from keelh import log
 
+sys.path.insert(0, os.path.join(keelh.ROOT, "bench"))
+from tcp_proxy import pipe  # noqa: E402  (the byte pump of the single-target proxy)
+
 
 def round_robin_proxy(listen_port, ports, stop):
-    async def pipe(r, w):
-        try:
-            while data := await r.read(65536):
-                w.write(data)
-                await w.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            w.close()
-
     async def run():
         turn = [0]
 

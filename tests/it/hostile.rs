@@ -770,37 +770,12 @@ const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 
 /// The first bytes of a PNG.
 const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0];
 
-/// Every `.route("PATH", web::get()` in the source, and the v2 API paths mounted in a loop.
+/// Every GET route mounted in the source (the route matrix's parser), and the v2 API paths
+/// mounted in a loop.
 fn get_routes() -> Vec<String> {
-    fn walk(dir: &std::path::Path, out: &mut BTreeSet<String>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                let src = std::fs::read_to_string(&p).unwrap();
-                let mut rest = src.as_str();
-                while let Some(i) = rest.find(".route(\"") {
-                    rest = &rest[i + 8..];
-                    let Some(end) = rest.find('"') else { break };
-                    let after = rest[end..].trim_start_matches(['"', ',', ' ', '\n']).trim_start_matches('a');
-                    if after.starts_with("web::get()") {
-                        out.insert(rest[..end].to_string());
-                    }
-                }
-                let mut rest = src.as_str();
-                while let Some(i) = rest.find("(\"/api/v2/") {
-                    rest = &rest[i + 2..];
-                    let Some(end) = rest.find('"') else { break };
-                    if rest[end..].starts_with("\", Which::") {
-                        out.insert(rest[..end].to_string());
-                    }
-                }
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(std::path::Path::new("src"), &mut out);
+    let mut out: BTreeSet<String> =
+        crate::matrix::mounted_routes().into_iter().filter(|(m, _)| m == "get").map(|(_, p)| p).collect();
+    out.extend(crate::matrix::LOOP_MOUNTED.iter().map(|p| p.to_string()));
     out.into_iter().collect()
 }
 

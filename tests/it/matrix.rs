@@ -739,7 +739,7 @@ const ROUTES: &[RouteCase] = &[
 ];
 
 /// Routes mounted in a loop (not as `.route("PATH", ...)` literals); tested in `status::v2_*`.
-const LOOP_MOUNTED: &[&str] = &[
+pub(crate) const LOOP_MOUNTED: &[&str] = &[
     "/api/v2/summary.json",
     "/api/v2/status.json",
     "/api/v2/components.json",
@@ -751,7 +751,7 @@ const LOOP_MOUNTED: &[&str] = &[
 ];
 
 /// Every `.route("PATH", web::METHOD()` in the source.
-fn mounted_routes() -> BTreeSet<(String, String)> {
+pub(crate) fn mounted_routes() -> BTreeSet<(String, String)> {
     fn walk(dir: &std::path::Path, out: &mut BTreeSet<(String, String)>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
