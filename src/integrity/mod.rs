@@ -94,7 +94,7 @@ impl Default for Options {
 /// Deletes orphan files older than the default grace period (the daily `files.sweep` job).
 /// Returns how many were deleted.
 pub async fn sweep(state: &AppState) -> Result<usize, AppError> {
-    let refs = state.db(|c| referenced_files(c)).await?;
+    let refs = state.db(referenced_files).await?;
     let opts = Options { sweep: true, ..Options::default() };
     let (_, _, swept) = files(state, &refs, state.now(), opts).await?;
     if swept > 0 {
