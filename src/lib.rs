@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod fuzzing;
 pub mod help;
 pub mod integrity;
 pub mod jobs;
